@@ -1,0 +1,5 @@
+"""hiljade: citizen maps of surveillance cameras."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

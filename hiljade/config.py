@@ -1,0 +1,329 @@
+"""One configuration loader: defaults < file < environment (HILJADE_...) < command-line flags.
+
+Secrets (access tokens, the pseudonym key, API passwords) come only from the environment:
+a file that holds one is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from hiljade.errors import ConfigError
+
+ENV_PREFIX = "HILJADE_"
+DEFAULT_CONFIG = "config.yaml"
+
+DEFAULTS: dict[str, Any] = {
+    "database": {"url": "sqlite:///hiljade.db", "busy_timeout_seconds": 30},
+    "hashtags": ["hiljadekamera"],
+    "user_agent": "hiljade/0.1 (citizen camera map harvester; set user_agent to your contact)",
+    "sources": {
+        "mastodon": {
+            "enabled": True,
+            "servers": [],
+            "backfill_since": dt.date(2019, 1, 1),
+            "page_limit": 40,
+            "min_interval_seconds": 1.0,
+            "timeout_seconds": 30.0,
+            "max_retries": 4,
+            "max_pages_per_run": 0,
+            "empty_feed_warning_days": 30,
+        },
+    },
+    "media": {
+        "allow_hosts": [],
+        "max_bytes": 20 * 1024 * 1024,
+        "timeout_seconds": 20.0,
+        "max_redirects": 3,
+        "max_pixels": 50_000_000,
+    },
+    "privacy": {"store_handles": False, "secret_file": ""},
+    "geocoder": {
+        "enabled": True,
+        "url": "https://nominatim.openstreetmap.org",
+        "user_agent": "",
+        "min_delay_seconds": 1.0,
+        "country_codes": ["rs"],
+        "timeout_seconds": 10.0,
+    },
+    "area": {"boundary": ""},
+    "gazetteer": {"overpass_url": "https://overpass-api.de/api/interpreter"},
+}
+
+# Keys whose values are secrets: never accepted from a file.
+SECRET_WORDS = ("token", "secret", "password", "bearer", "api_key")
+SECRET_OK = {"token_env", "secret_file"}
+
+
+@dataclass(frozen=True)
+class MastodonServer:
+    """One Mastodon-API server to harvest, with the name of the env variable that holds its token."""
+
+    url: str
+    token_env: str | None = None
+
+    def token(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The access token from the environment, or None."""
+        if not self.token_env:
+            return None
+        return (environ if environ is not None else os.environ).get(self.token_env) or None
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration: ``data`` is the merged tree, ``path`` the file it came from."""
+
+    data: dict[str, Any]
+    path: Path | None = None
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        """A value by dotted path, e.g. ``get("database.url")``."""
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    @property
+    def database_url(self) -> str:
+        return str(self.data["database"]["url"])
+
+    @property
+    def hashtags(self) -> list[str]:
+        return list(self.data["hashtags"])
+
+    @property
+    def mastodon_servers(self) -> list[MastodonServer]:
+        return [MastodonServer(**s) for s in self.data["sources"]["mastodon"]["servers"]]
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Load defaults, then the file, then HILJADE_* variables, then ``overrides`` (dotted keys)."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    data = copy.deepcopy(DEFAULTS)
+    chosen = path or env.get(ENV_PREFIX + "CONFIG")
+    file_path: Path | None = Path(chosen) if chosen else Path(DEFAULT_CONFIG)
+    if file_path.exists():
+        try:
+            loaded = yaml.safe_load(file_path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError([f"{file_path}: cannot read YAML ({exc}); fix the syntax"]) from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError([f"{file_path}: the top level must be a mapping of settings"])
+        _check_no_secrets(loaded, "", problems)
+        _merge(data, loaded, "", problems)
+    elif chosen:
+        raise ConfigError([f"config file {file_path} does not exist; pass an existing file to --config"])
+    else:
+        file_path = None
+    _apply_env(data, env, problems)
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set(data, dotted, value)
+    _validate(data, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Config(data=data, path=file_path)
+
+
+def _check_no_secrets(tree: Any, prefix: str, problems: list[str]) -> None:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            name = f"{prefix}{key}"
+            if key not in SECRET_OK and any(w in str(key).lower() for w in SECRET_WORDS):
+                problems.append(
+                    f"{name}: secrets are not read from the config file; remove it and put the value in an "
+                    "environment variable (for a Mastodon token: token_env: VAR_NAME)"
+                )
+            _check_no_secrets(value, name + ".", problems)
+    elif isinstance(tree, list):
+        for item in tree:
+            _check_no_secrets(item, prefix, problems)
+
+
+def _merge(base: dict[str, Any], new: Mapping[str, Any], prefix: str, problems: list[str]) -> None:
+    for key, value in new.items():
+        name = f"{prefix}{key}"
+        if key not in base:
+            close = difflib.get_close_matches(str(key), list(base), n=1)
+            hint = f"did you mean '{prefix}{close[0]}'?" if close else f"known keys here: {', '.join(base)}"
+            problems.append(f"{name}: unknown setting; {hint}")
+        elif isinstance(base[key], dict):
+            if isinstance(value, dict):
+                _merge(base[key], value, name + ".", problems)
+            else:
+                problems.append(f"{name}: must be a mapping of settings, not {type(value).__name__}")
+        else:
+            base[key] = value
+
+
+def _env_names(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    names: dict[str, str] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            names.update(_env_names(value, dotted + "."))
+        else:
+            names[ENV_PREFIX + dotted.replace(".", "_").upper()] = dotted
+    return names
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str], problems: list[str]) -> None:
+    for var, dotted in _env_names(DEFAULTS).items():
+        if var not in env:
+            continue
+        raw = env[var]
+        if isinstance(_get(DEFAULTS, dotted), list):
+            value: Any = [part.strip() for part in raw.split(",") if part.strip()]
+        else:
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else ""
+            except yaml.YAMLError:
+                value = raw
+            if isinstance(_get(DEFAULTS, dotted), str) and not isinstance(value, str):
+                value = raw
+        _set(data, dotted, value)
+
+
+def _get(tree: dict[str, Any], dotted: str) -> Any:
+    node: Any = tree
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def _validate(data: dict[str, Any], problems: list[str]) -> None:
+    url = data["database"]["url"]
+    if not isinstance(url, str) or not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+        problems.append(
+            "database.url: must be sqlite:///PATH or postgresql://HOST/DB "
+            f"(got {url!r}); set it in the file or in HILJADE_DATABASE_URL"
+        )
+    _check_number(data, "database.busy_timeout_seconds", problems, minimum=0)
+    tags = data["hashtags"]
+    if not isinstance(tags, list) or not tags:
+        problems.append("hashtags: must be a non-empty list, e.g. [hiljadekamera]")
+    else:
+        clean = []
+        for tag in tags:
+            text = str(tag).strip()
+            if text.startswith("#") or not re.fullmatch(r"\w+", text):
+                problems.append(f"hashtags: {tag!r} is not a bare hashtag; write it without '#' and spaces")
+            clean.append(text.lstrip("#").lower())
+        data["hashtags"] = clean
+    masto = data["sources"]["mastodon"]
+    masto["servers"] = _servers(masto.get("servers"), problems)
+    masto["backfill_since"] = _date(masto.get("backfill_since"), "sources.mastodon.backfill_since", problems)
+    for key, minimum in (
+        ("page_limit", 1),
+        ("min_interval_seconds", 0),
+        ("timeout_seconds", 0.1),
+        ("max_retries", 0),
+        ("max_pages_per_run", 0),
+        ("empty_feed_warning_days", 1),
+    ):
+        _check_number(data, f"sources.mastodon.{key}", problems, minimum=minimum)
+    if isinstance(masto.get("page_limit"), int) and masto["page_limit"] > 40:
+        problems.append(
+            "sources.mastodon.page_limit: Mastodon serves at most 40 statuses a page; use 40 or less"
+        )
+    hosts = data["media"]["allow_hosts"]
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        problems.append("media.allow_hosts: must be a list of host names, e.g. [files.example.org]")
+    for key in ("max_bytes", "timeout_seconds", "max_redirects", "max_pixels"):
+        _check_number(data, f"media.{key}", problems, minimum=0)
+    for key in ("enabled", "store_handles"):
+        section = "sources.mastodon" if key == "enabled" else "privacy"
+        value = _get(data, f"{section}.{key}")
+        if not isinstance(value, bool):
+            problems.append(f"{section}.{key}: must be true or false (got {value!r})")
+    if not isinstance(data["geocoder"]["enabled"], bool):
+        problems.append(f"geocoder.enabled: must be true or false (got {data['geocoder']['enabled']!r})")
+    _check_number(data, "geocoder.min_delay_seconds", problems, minimum=1)
+    boundary = data["area"]["boundary"]
+    if boundary and not Path(str(boundary)).exists():
+        problems.append(
+            f"area.boundary: file {boundary} does not exist; give a GeoJSON polygon file or leave it empty"
+        )
+
+
+def _check_number(data: dict[str, Any], dotted: str, problems: list[str], *, minimum: float) -> None:
+    value = _get(data, dotted)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append(f"{dotted}: must be a number (got {value!r})")
+    elif value < minimum:
+        problems.append(f"{dotted}: must be at least {minimum} (got {value!r})")
+
+
+def _servers(raw: Any, problems: list[str]) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(
+            "sources.mastodon.servers: must be a list of base URLs or {url: URL, token_env: NAME}"
+        )
+        return []
+    servers: list[dict[str, Any]] = []
+    for entry in raw:
+        token_env = None
+        if isinstance(entry, dict):
+            extra = set(entry) - {"url", "token_env"}
+            if extra:
+                problems.append(
+                    f"sources.mastodon.servers: unknown keys {sorted(extra)} in the entry for "
+                    f"{entry.get('url')!r}; use only url and token_env"
+                )
+            url, token_env = entry.get("url"), entry.get("token_env")
+            if token_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(token_env)):
+                problems.append(
+                    f"sources.mastodon.servers: token_env {token_env!r} is not an environment variable name"
+                )
+        else:
+            url = entry
+        parts = urlsplit(str(url or ""))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(
+                f"sources.mastodon.servers: {url!r} is not a base URL; write it like https://mastodon.social"
+            )
+            continue
+        base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        servers.append({"url": base, "token_env": token_env})
+    return servers
+
+
+def _date(value: Any, name: str, problems: list[str]) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        problems.append(f"{name}: {value!r} is not a date; write it as YYYY-MM-DD")
+        return None

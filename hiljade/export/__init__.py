@@ -1,0 +1,1 @@
+"""Exports: CSV, JSON lines, GeoJSON, OSM."""

@@ -1,0 +1,108 @@
+"""The jobs behind the commands (and later the scheduler): open the store, harvest, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hiljade.config import Config, MastodonServer
+from hiljade.harvester.poll import Feed, FeedResult, Harvester
+from hiljade.models.posts import AuthorPolicy
+from hiljade.models.store import Store
+from hiljade.privacy import ensure_secret, load_secret, secret_path
+
+
+def open_store(config: Config, *, check: bool = True) -> Store:
+    """The configured store; with ``check``, StoreError unless `hiljade init` has run."""
+    store = Store(config.database_url, busy_timeout_seconds=config.get("database.busy_timeout_seconds", 30))
+    if check:
+        store.check_schema()
+    return store
+
+
+def key_path(config: Config) -> Path:
+    """Where the generated pseudonym key lives."""
+    return secret_path(config.get("privacy.secret_file", ""), config.database_url)
+
+
+def init(config: Config) -> tuple[Store, str | None, str, bool]:
+    """Create or upgrade the database and the pseudonym key; returns (store, before, after, key created)."""
+    store = open_store(config, check=False)
+    before, after = store.migrate()
+    created = ensure_secret(key_path(config))
+    return store, before, after, created
+
+
+def author_policy(config: Config) -> AuthorPolicy:
+    return AuthorPolicy(
+        secret=load_secret(key_path(config)), store_handles=bool(config.get("privacy.store_handles"))
+    )
+
+
+def mastodon_feeds(config: Config, *, server: str | None = None, hashtag: str | None = None) -> list[Feed]:
+    """One feed per configured Mastodon server and hashtag, optionally narrowed to one of each."""
+    from hiljade.harvester.mastodon import MastodonSource
+
+    section = config.get("sources.mastodon")
+    servers = config.mastodon_servers
+    if server:
+        wanted = server.rstrip("/")
+        servers = [s for s in servers if s.url == wanted] or [MastodonServer(wanted)]
+    tags = [hashtag.lstrip("#").lower()] if hashtag else config.hashtags
+    feeds = []
+    for entry in servers:
+        client = MastodonSource(
+            entry.url,
+            access_token=entry.token(),
+            token_env=entry.token_env,
+            timeout=section["timeout_seconds"],
+            max_retries=section["max_retries"],
+            min_interval=section["min_interval_seconds"],
+            user_agent=config.get("user_agent"),
+        )
+        feeds.extend(Feed("mastodon", entry.url, tag, client) for tag in tags)
+    return feeds
+
+
+@dataclass(frozen=True)
+class HarvestReport:
+    results: list[FeedResult]
+
+    @property
+    def failed(self) -> list[FeedResult]:
+        return [r for r in self.results if r.failed]
+
+    def total(self, key: str) -> int:
+        return int(sum(r.counts.get(key, 0) for r in self.results))
+
+    def summary(self) -> str:
+        warn = [r for r in self.results if r.status in ("empty", "partial")]
+        return (
+            f"harvest: {len(self.results)} feeds, {self.total('new_posts')} new posts, "
+            f"{self.total('updated_posts')} edited, {self.total('duplicates')} duplicates, "
+            f"{self.total('opted_out')} opted out, {self.total('pages')} pages, "
+            f"{self.total('rate_limit_waits')} rate-limit waits, "
+            f"{len(self.failed)} failed, {len(warn)} warnings"
+        )
+
+
+def harvest(
+    config: Config,
+    store: Store,
+    feeds: list[Feed],
+    *,
+    progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
+) -> HarvestReport:
+    """Harvest the given feeds into the store."""
+    section = config.get("sources.mastodon")
+    harvester = Harvester(
+        store,
+        author_policy(config),
+        backfill_since=section["backfill_since"],
+        page_limit=section["page_limit"],
+        max_pages=section["max_pages_per_run"],
+        progress=progress,
+    )
+    return HarvestReport(harvester.harvest(feeds))

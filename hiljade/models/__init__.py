@@ -1,0 +1,1 @@
+"""Records, the SQLAlchemy schema, the store and its migrations."""

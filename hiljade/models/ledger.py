@@ -1,0 +1,133 @@
+"""Harvest cursors and the run ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from hiljade.models.posts import insert_ignore
+from hiljade.models.schema import HarvestCursor, HarvestRun
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where one feed was read up to. ``newest_id`` is the forward cursor (min_id); while the first
+    backfill is not done, ``backfill_max_id`` is the oldest id reached so far."""
+
+    source: str
+    server: str
+    hashtag: str
+    newest_id: str | None = None
+    backfill_max_id: str | None = None
+    backfill_done: bool = False
+    last_post_at: dt.datetime | None = None
+
+    def moved(self, **changes: Any) -> Cursor:
+        return replace(self, **changes)
+
+
+def load_cursor(conn: Connection, source: str, server: str, hashtag: str) -> Cursor:
+    """The stored cursor, or a fresh one."""
+    t = HarvestCursor.__table__
+    row = conn.execute(
+        select(t).where(t.c.source == source, t.c.server == server, t.c.hashtag == hashtag)
+    ).first()
+    if row is None:
+        return Cursor(source, server, hashtag)
+    return Cursor(
+        source, server, hashtag, row.newest_id, row.backfill_max_id, bool(row.backfill_done), row.last_post_at
+    )
+
+
+def save_cursor(conn: Connection, cursor: Cursor, now: dt.datetime) -> None:
+    """Write the cursor; call it in the same transaction as the posts it covers."""
+    t = HarvestCursor.__table__
+    values = asdict(cursor) | {"updated_at": now}
+    if not insert_ignore(conn, t, values, ("source", "server", "hashtag")):
+        conn.execute(
+            update(t)
+            .where(t.c.source == cursor.source, t.c.server == cursor.server, t.c.hashtag == cursor.hashtag)
+            .values(**{k: v for k, v in values.items() if k not in ("source", "server", "hashtag")})
+        )
+
+
+COUNTERS = (
+    "pages",
+    "requests",
+    "new_posts",
+    "duplicates",
+    "updated_posts",
+    "opted_out",
+    "rate_limit_waits",
+    "waited_seconds",
+    "errors",
+)
+
+
+def start_run(conn: Connection, run_id: str, cursor: Cursor, now: dt.datetime) -> int:
+    """Open a ledger row (status running) and return its id."""
+    t = HarvestRun.__table__
+    result = conn.execute(
+        t.insert().values(
+            run_id=run_id,
+            source=cursor.source,
+            server=cursor.server,
+            hashtag=cursor.hashtag,
+            started_at=now,
+            status="running",
+            cursor_before=cursor.newest_id,
+            **{name: 0 for name in COUNTERS},
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def add_to_run(conn: Connection, row_id: int, cursor_after: str | None = None, **counts: float) -> None:
+    """Add ``counts`` to the ledger row's counters (in the caller's transaction)."""
+    t = HarvestRun.__table__
+    values: dict[str, Any] = {name: t.c[name] + value for name, value in counts.items() if value}
+    if cursor_after is not None:
+        values["cursor_after"] = cursor_after
+    if values:
+        conn.execute(update(t).where(t.c.id == row_id).values(**values))
+
+
+def finish_run(
+    conn: Connection,
+    row_id: int,
+    status: str,
+    now: dt.datetime,
+    *,
+    message: str | None = None,
+    failed: bool = False,
+    cursor_after: str | None = None,
+) -> dict[str, Any]:
+    """Close the ledger row (a failure counts as one error) and return it as a dict."""
+    t = HarvestRun.__table__
+    started = conn.execute(select(t.c.started_at).where(t.c.id == row_id)).scalar_one()
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now,
+        "duration_seconds": (now - started).total_seconds(),
+    }
+    if message:
+        values["error_message"] = message
+    if failed:
+        values["errors"] = t.c.errors + 1
+    if cursor_after is not None:
+        values["cursor_after"] = cursor_after
+    conn.execute(update(t).where(t.c.id == row_id).values(**values))
+    return dict(conn.execute(select(t).where(t.c.id == row_id)).one()._mapping)
+
+
+def last_runs(conn: Connection) -> list[dict[str, Any]]:
+    """The newest ledger row of every (source, server, hashtag)."""
+    t = HarvestRun.__table__
+    newest = select(func.max(t.c.id).label("id")).group_by(t.c.source, t.c.server, t.c.hashtag).subquery()
+    rows = conn.execute(
+        select(t).join(newest, newest.c.id == t.c.id).order_by(t.c.source, t.c.server, t.c.hashtag)
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,153 @@
+"""Storing posts: one row per report (merged by uri), its copies, media, author pseudonym and edits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
+from hiljade.models.schema import Author, Media, Post, PostCopy, PostVersion
+from hiljade.privacy import pseudonym
+
+NEW, DUPLICATE, UPDATED = "new", "duplicate", "updated"
+
+
+@dataclass(frozen=True)
+class AuthorPolicy:
+    """How authors are stored: the pseudonym key, and whether handles are kept."""
+
+    secret: bytes
+    store_handles: bool = False
+
+
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True when a row was inserted."""
+    maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = maker(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    # rowcount is not reliable with implicit RETURNING on psycopg; a returned row is.
+    return conn.execute(stmt.returning(table.c[keys[0]])).first() is not None
+
+
+def author_id(conn: Connection, author: AuthorRecord, policy: AuthorPolicy, now: dt.datetime) -> int:
+    """The id of the author's row, created on first sight; the handle only when the policy keeps handles."""
+    table = Author.__table__
+    alias = pseudonym(policy.secret, author.platform, author.account_key)
+    handle = author.handle if policy.store_handles else None
+    insert_ignore(
+        conn,
+        table,
+        {"platform": author.platform, "pseudonym": alias, "handle": handle, "first_seen_at": now},
+        ("platform", "pseudonym"),
+    )
+    row = conn.execute(
+        select(table.c.id, table.c.handle).where(
+            table.c.platform == author.platform, table.c.pseudonym == alias
+        )
+    ).one()
+    if handle and row.handle != handle:
+        conn.execute(update(table).where(table.c.id == row.id).values(handle=handle))
+    return int(row.id)
+
+
+def _jsonable(raw: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(raw, default=str))
+
+
+def _post_values(post: PostRecord, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "text": post.text,
+        "edited_at": post.edited_at,
+        "language": post.language,
+        "hashtags": list(post.hashtags),
+        "url": post.url,
+        "geo_lat": post.geo[0] if post.geo else None,
+        "geo_lon": post.geo[1] if post.geo else None,
+        "raw": _jsonable(post.raw),
+        "fetched_from": post.fetched_from,
+        "fetched_at": post.fetched_at or now,
+    }
+
+
+def _media_rows(post_id: int, media: Sequence[MediaRecord]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    rows = []
+    for position, m in enumerate(media):
+        if m.url in seen:
+            continue
+        seen.add(m.url)
+        rows.append(
+            {
+                "post_id": post_id,
+                "position": position,
+                "native_id": m.native_id,
+                "type": m.type,
+                "url": m.url,
+                "preview_url": m.preview_url,
+                "remote_url": m.remote_url,
+                "alt_text": m.alt_text,
+                "blurhash": m.blurhash,
+                "width": m.width,
+                "height": m.height,
+            }
+        )
+    return rows
+
+
+def save_post(conn: Connection, post: PostRecord, policy: AuthorPolicy, now: dt.datetime) -> str:
+    """Store one fetched post; returns NEW, DUPLICATE (already known by uri) or UPDATED (an edit)."""
+    posts = Post.__table__
+    author = author_id(conn, post.author, policy, now) if post.author else None
+    values = _post_values(post, now)
+    inserted = insert_ignore(
+        conn,
+        posts,
+        {
+            "platform": post.platform,
+            "server": post.server,
+            "native_id": post.native_id,
+            "uri": post.uri,
+            "created_at": post.created_at,
+            "author_id": author,
+            **values,
+        },
+        ("platform", "uri"),
+    )
+    row = conn.execute(
+        select(posts.c.id, posts.c.edited_at, posts.c.text, posts.c.raw).where(
+            posts.c.platform == post.platform, posts.c.uri == post.uri
+        )
+    ).one()
+    insert_ignore(
+        conn,
+        PostCopy.__table__,
+        {
+            "post_id": row.id,
+            "platform": post.platform,
+            "server": post.server,
+            "native_id": post.native_id,
+            "fetched_at": post.fetched_at or now,
+        },
+        ("platform", "server", "native_id"),
+    )
+    if inserted:
+        for media in _media_rows(row.id, post.media):
+            insert_ignore(conn, Media.__table__, media, ("post_id", "url"))
+        return NEW
+    if post.edited_at is None or (row.edited_at is not None and post.edited_at <= row.edited_at):
+        return DUPLICATE
+    conn.execute(
+        PostVersion.__table__.insert().values(
+            post_id=row.id, edited_at=row.edited_at, text=row.text, raw=row.raw, replaced_at=now
+        )
+    )
+    conn.execute(update(posts).where(posts.c.id == row.id).values(updated_at=now, **values))
+    for media in _media_rows(row.id, post.media):
+        insert_ignore(conn, Media.__table__, media, ("post_id", "url"))
+    return UPDATED

@@ -1,0 +1,186 @@
+"""The database schema (SQLAlchemy 2 declarative models). docs/schema.md explains every column.
+
+Changing a table here needs a new Alembic migration in models/migrations/versions/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps stored in UTC and always returned timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: hiljade stores only timezone-aware times")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Author(Base):
+    """A reporting account, known only by a keyed pseudonym."""
+
+    __tablename__ = "authors"
+    __table_args__ = (UniqueConstraint("platform", "pseudonym"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    pseudonym: Mapped[str] = mapped_column(String(64))
+    handle: Mapped[str | None] = mapped_column(String(512))
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Post(Base):
+    """One report, merged across servers by its uri."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("platform", "uri"),
+        Index("ix_posts_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    server: Mapped[str] = mapped_column(String(512))
+    native_id: Mapped[str] = mapped_column(String(128))
+    uri: Mapped[str] = mapped_column(String(2048))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    hashtags: Mapped[list[str]] = mapped_column(JSONDoc)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("authors.id"))
+    geo_lat: Mapped[float | None] = mapped_column(Float)
+    geo_lon: Mapped[float | None] = mapped_column(Float)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    fetched_from: Mapped[str] = mapped_column(String(2048))
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class PostCopy(Base):
+    """Every (server, id) through which a post was seen; the same status on two servers is one post."""
+
+    __tablename__ = "post_copies"
+    __table_args__ = (UniqueConstraint("platform", "server", "native_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    server: Mapped[str] = mapped_column(String(512))
+    native_id: Mapped[str] = mapped_column(String(128))
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PostVersion(Base):
+    """Earlier texts of edited posts, kept when an edit replaces them."""
+
+    __tablename__ = "post_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Media(Base):
+    """An attachment of a post; sha256 is filled once the bytes were downloaded."""
+
+    __tablename__ = "media"
+    __table_args__ = (UniqueConstraint("post_id", "url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    native_id: Mapped[str | None] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    preview_url: Mapped[str | None] = mapped_column(String(2048))
+    remote_url: Mapped[str | None] = mapped_column(String(2048))
+    alt_text: Mapped[str | None] = mapped_column(Text)
+    blurhash: Mapped[str | None] = mapped_column(String(128))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    downloaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class HarvestCursor(Base):
+    """Where each (source, server, hashtag) feed was read up to; moves with the posts it covers."""
+
+    __tablename__ = "harvest_cursors"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    server: Mapped[str] = mapped_column(String(512), primary_key=True)
+    hashtag: Mapped[str] = mapped_column(String(128), primary_key=True)
+    newest_id: Mapped[str | None] = mapped_column(String(128))
+    backfill_max_id: Mapped[str | None] = mapped_column(String(128))
+    backfill_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_post_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class HarvestRun(Base):
+    """The run ledger: one row per source/server/hashtag per run."""
+
+    __tablename__ = "harvest_runs"
+    __table_args__ = (Index("ix_harvest_runs_feed", "source", "server", "hashtag", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(36), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    server: Mapped[str] = mapped_column(String(512))
+    hashtag: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(32))
+    cursor_before: Mapped[str | None] = mapped_column(String(128))
+    cursor_after: Mapped[str | None] = mapped_column(String(128))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    new_posts: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    updated_posts: Mapped[int] = mapped_column(Integer, default=0)
+    opted_out: Mapped[int] = mapped_column(Integer, default=0)
+    rate_limit_waits: Mapped[int] = mapped_column(Integer, default=0)
+    waited_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,1 @@
+"""Locating posts: EXIF, text coordinates and map links, the Serbian geoparser, the geocoder."""

@@ -1,0 +1,146 @@
+"""The store on SQLite and on the real PostgreSQL: migrations, posts, edits, authors, cursors, ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from hiljade.errors import StoreError
+from hiljade.models.ledger import Cursor, finish_run, last_runs, load_cursor, save_cursor, start_run
+from hiljade.models.posts import DUPLICATE, NEW, UPDATED, AuthorPolicy, save_post
+from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
+from hiljade.models.schema import Author, Media, Post, PostCopy, PostVersion
+from hiljade.models.store import Store
+from hiljade.privacy import pseudonym
+
+NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+POLICY = AuthorPolicy(secret=b"k" * 64)
+
+
+def make_post(server: str = "https://a.example", native_id: str = "1", **kw) -> PostRecord:
+    base = dict(
+        platform="mastodon",
+        server=server,
+        native_id=native_id,
+        uri="https://a.example/users/x/statuses/1",
+        created_at=dt.datetime(2024, 4, 30, 8, 0, tzinfo=dt.UTC),
+        text="Kamera na uglu Dečanske i Makedonske",
+        url="https://a.example/@x/1",
+        language="sr",
+        hashtags=("hiljadekamera",),
+        author=AuthorRecord("mastodon", "https://a.example/users/x", handle="x@a.example"),
+        media=(MediaRecord(url="https://a.example/m/1.jpg", type="image", alt_text="kamera"),),
+        raw={"id": native_id},
+        fetched_from=f"{server}/api/v1/timelines/tag/hiljadekamera",
+        fetched_at=NOW,
+    )
+    base.update(kw)
+    return PostRecord(**base)
+
+
+@pytest.fixture
+def store(db_url: str) -> Store:
+    s = Store(db_url)
+    s.migrate()
+    yield s
+    s.close()
+
+
+def count(store: Store, table) -> int:  # noqa: ANN001
+    with store.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table.__table__)).scalar_one()
+
+
+def test_uninitialised_database_says_run_init(db_url: str) -> None:
+    with pytest.raises(StoreError, match="hiljade init"):
+        Store(db_url).check_schema()
+
+
+def test_migrate_is_idempotent(store: Store) -> None:
+    before, after = store.migrate()
+    assert before == after
+    store.check_schema()
+
+
+def test_same_uri_through_two_servers_is_one_post(store: Store) -> None:
+    with store.transaction() as conn:
+        assert save_post(conn, make_post(), POLICY, NOW) == NEW
+        assert (
+            save_post(conn, make_post(server="https://b.example", native_id="777"), POLICY, NOW) == DUPLICATE
+        )
+        assert save_post(conn, make_post(), POLICY, NOW) == DUPLICATE
+    assert count(store, Post) == 1
+    assert count(store, PostCopy) == 2
+    assert count(store, Media) == 1
+    assert count(store, Author) == 1
+
+
+def test_edit_updates_text_and_keeps_earlier_version(store: Store) -> None:
+    edited = dt.datetime(2024, 4, 30, 9, 0, tzinfo=dt.UTC)
+    with store.transaction() as conn:
+        save_post(conn, make_post(), POLICY, NOW)
+        assert (
+            save_post(conn, make_post(text="Kamera na uglu Dečanske", edited_at=edited), POLICY, NOW)
+            == UPDATED
+        )
+        # an older copy of the same edit seen again changes nothing
+        assert (
+            save_post(conn, make_post(text="Kamera na uglu Dečanske", edited_at=edited), POLICY, NOW)
+            == DUPLICATE
+        )
+    with store.connect() as conn:
+        post = conn.execute(select(Post.__table__)).one()
+        versions = conn.execute(select(PostVersion.__table__)).all()
+    assert post.text == "Kamera na uglu Dečanske"
+    assert post.edited_at == edited
+    assert [v.text for v in versions] == ["Kamera na uglu Dečanske i Makedonske"]
+
+
+def test_authors_are_pseudonyms_without_handles_by_default(store: Store) -> None:
+    with store.transaction() as conn:
+        save_post(conn, make_post(), POLICY, NOW)
+    with store.connect() as conn:
+        author = conn.execute(select(Author.__table__)).one()
+    assert author.handle is None
+    assert len(author.pseudonym) == 64
+    assert author.pseudonym != pseudonym(b"other-key" * 8, "mastodon", "https://a.example/users/x")
+
+
+def test_handles_kept_only_when_configured(store: Store) -> None:
+    with store.transaction() as conn:
+        save_post(conn, make_post(), AuthorPolicy(secret=b"k" * 64, store_handles=True), NOW)
+    with store.connect() as conn:
+        assert conn.execute(select(Author.__table__.c.handle)).scalar_one() == "x@a.example"
+
+
+def test_timestamps_come_back_timezone_aware(store: Store) -> None:
+    with store.transaction() as conn:
+        save_post(
+            conn,
+            make_post(created_at=dt.datetime(2024, 4, 30, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))),
+            POLICY,
+            NOW,
+        )
+    with store.connect() as conn:
+        created = conn.execute(select(Post.__table__.c.created_at)).scalar_one()
+    assert created == dt.datetime(2024, 4, 30, 8, 0, tzinfo=dt.UTC)
+
+
+def test_cursor_and_ledger_round_trip(store: Store) -> None:
+    cursor = Cursor("mastodon", "https://a.example", "hiljadekamera")
+    with store.transaction() as conn:
+        assert load_cursor(conn, cursor.source, cursor.server, cursor.hashtag) == cursor
+        row = start_run(conn, "run-1", cursor, NOW)
+        moved = cursor.moved(newest_id="110", backfill_max_id="90")
+        save_cursor(conn, moved, NOW)
+        save_cursor(conn, moved.moved(backfill_done=True, backfill_max_id=None), NOW)
+        finish_run(conn, row, "ok", NOW + dt.timedelta(seconds=3), cursor_after="110")
+    with store.connect() as conn:
+        stored = load_cursor(conn, "mastodon", "https://a.example", "hiljadekamera")
+        runs = last_runs(conn)
+    assert stored.newest_id == "110" and stored.backfill_done and stored.backfill_max_id is None
+    assert (
+        runs[0]["status"] == "ok" and runs[0]["duration_seconds"] == 3.0 and runs[0]["cursor_after"] == "110"
+    )
