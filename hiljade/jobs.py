@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,13 @@ def author_policy(config: Config) -> AuthorPolicy:
     )
 
 
-def mastodon_feeds(config: Config, *, server: str | None = None, hashtag: str | None = None) -> list[Feed]:
+def mastodon_feeds(
+    config: Config,
+    *,
+    server: str | None = None,
+    hashtag: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Feed]:
     """One feed per configured Mastodon server and hashtag, optionally narrowed to one of each."""
     from hiljade.harvester.mastodon import MastodonSource
 
@@ -61,6 +68,7 @@ def mastodon_feeds(config: Config, *, server: str | None = None, hashtag: str | 
             max_retries=section["max_retries"],
             min_interval=section["min_interval_seconds"],
             user_agent=config.get("user_agent"),
+            sleep=sleep,
         )
         feeds.extend(Feed("mastodon", entry.url, tag, client) for tag in tags)
     return feeds

@@ -71,3 +71,26 @@ def sqlite_url(tmp_path: Path) -> str:
 def db_url(request: pytest.FixtureRequest) -> str:
     """Each store test runs on SQLite and on the real PostgreSQL."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+def write_config(directory: Path, db_url: str, servers: list, **extra: object) -> Path:
+    """A config file for tests: the given servers, no pacing, a fixed pseudonym key file."""
+    import yaml
+
+    data = {
+        "database": {"url": db_url},
+        "hashtags": ["hiljadekamera"],
+        "sources": {"mastodon": {"servers": servers, "min_interval_seconds": 0, "max_retries": 2,
+                                 "timeout_seconds": 5, "backfill_since": "2000-01-01"}},
+        "privacy": {"secret_file": str(directory / "hiljade.secret")},
+        "geocoder": {"enabled": False},
+    }
+    for dotted, value in extra.items():
+        node = data
+        parts = dotted.split("__")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path

@@ -1,0 +1,7 @@
+"""python -m hiljade"""
+
+from __future__ import annotations
+
+from hiljade.cli import main
+
+main()
