@@ -80,3 +80,7 @@ class GeocoderError(HiljadeError):
         self.refused = refused
         self.status = status
         self.retry_after = retry_after
+
+
+class GazetteerDataError(HiljadeError, ValueError):
+    """A gazetteer input file (GeoJSON, Overpass JSON, OSM XML/PBF, CSV) could not be read."""
