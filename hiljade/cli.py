@@ -206,23 +206,5 @@ def export_posts(
     )
 
 
-@main.command("exif")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@handle_errors
-def exif_command(files: tuple[Path, ...]) -> None:
-    """Print the GPS position, direction and time of photos, one JSON line per file."""
-    import json
-
-    from hiljade.pipeline.exif import read_exif
-
-    located = failed = 0
-    for path in files:
-        if path.is_file():
-            result = read_exif(path, name=str(path)).as_dict()
-        else:
-            result = {"file": str(path), "lat": None, "lon": None, "altitude": None, "direction": None,
-                      "taken_at": None, "error": "not a readable file"}
-        located += result["lat"] is not None
-        failed += result["error"] is not None
-        click.echo(json.dumps(result, ensure_ascii=False))
-    summary(f"exif: {len(files)} files, {located} with a position, {failed} unreadable")
+# The locating commands live in their own module; importing it registers them on ``main``.
+from hiljade import cli_places  # noqa: E402, F401

@@ -42,9 +42,11 @@ DEFAULTS: dict[str, Any] = {
         },
     },
     "media": {
+        "download": True,
         "allow_hosts": [],
         "max_bytes": 20 * 1024 * 1024,
         "timeout_seconds": 20.0,
+        "total_timeout_seconds": 60.0,
         "max_redirects": 3,
         "max_pixels": 50_000_000,
     },
@@ -256,15 +258,12 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
     hosts = data["media"]["allow_hosts"]
     if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
         problems.append("media.allow_hosts: must be a list of host names, e.g. [files.example.org]")
-    for key in ("max_bytes", "timeout_seconds", "max_redirects", "max_pixels"):
+    for key in ("max_bytes", "timeout_seconds", "total_timeout_seconds", "max_redirects", "max_pixels"):
         _check_number(data, f"media.{key}", problems, minimum=0)
-    for key in ("enabled", "store_handles"):
-        section = "sources.mastodon" if key == "enabled" else "privacy"
-        value = _get(data, f"{section}.{key}")
+    for dotted in ("sources.mastodon.enabled", "privacy.store_handles", "media.download", "geocoder.enabled"):
+        value = _get(data, dotted)
         if not isinstance(value, bool):
-            problems.append(f"{section}.{key}: must be true or false (got {value!r})")
-    if not isinstance(data["geocoder"]["enabled"], bool):
-        problems.append(f"geocoder.enabled: must be true or false (got {data['geocoder']['enabled']!r})")
+            problems.append(f"{dotted}: must be true or false (got {value!r})")
     _check_number(data, "geocoder.min_delay_seconds", problems, minimum=1)
     boundary = data["area"]["boundary"]
     if boundary and not Path(str(boundary)).exists():

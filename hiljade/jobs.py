@@ -114,3 +114,78 @@ def harvest(
         progress=progress,
     )
     return HarvestReport(harvester.harvest(feeds))
+
+
+# ---- locating: the gazetteer, the geocoder, media, process ------------------------------------
+
+
+def load_area(config: Config, path: str | Path | None = None):  # noqa: ANN201 - shapely geometry | None
+    """The area polygon from ``path`` or `area.boundary`, or None when neither is set."""
+    from hiljade.pipeline.gazetteer import load_area as read_area
+
+    chosen = path or config.get("area.boundary")
+    return read_area(chosen) if chosen else None
+
+
+def file_provenance(path: Path) -> dict[str, object]:
+    """Name, size and sha256 of an input file, for the gazetteer build record."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {"file": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def build_gazetteer(config: Config, store: Store, paths: list[Path], *, area_path: Path | None = None):  # noqa: ANN201
+    """Build the gazetteer from OSM files and replace the stored one; returns (build id, gazetteer)."""
+    from hiljade.models.places import replace_gazetteer
+    from hiljade.pipeline.gazetteer import build_gazetteer as build
+
+    gazetteer = build(paths, area=load_area(config, area_path))
+    with store.transaction() as conn:
+        build_id = replace_gazetteer(
+            conn, gazetteer.to_rows(), [file_provenance(p) for p in paths], dt.datetime.now(dt.UTC)
+        )
+    return build_id, gazetteer
+
+
+def stored_gazetteer(store: Store):  # noqa: ANN201 - (build id, Gazetteer)
+    """The newest gazetteer in the store; StoreError with the fix when none was built."""
+    from hiljade.errors import StoreError
+    from hiljade.models.places import load_gazetteer_rows
+    from hiljade.pipeline.gazetteer import Gazetteer
+
+    with store.connect() as conn:
+        build_id, rows = load_gazetteer_rows(conn)
+    if build_id is None:
+        raise StoreError("no gazetteer in the database; run `hiljade gazetteer build FILE...` first")
+    return build_id, Gazetteer.from_rows(rows)
+
+
+def geocoder(config: Config, store: Store, area):  # noqa: ANN001, ANN201 - Geocoder | None
+    """The online geocoder fallback, or None when `geocoder.enabled` is false."""
+    from hiljade.models.places import StoredGeocodeCache
+    from hiljade.pipeline.geocoder import Geocoder
+
+    section = dict(config.get("geocoder"))
+    if not section.get("enabled"):
+        return None
+    section["user_agent"] = section.get("user_agent") or config.get("user_agent")
+    return Geocoder.from_config(section, cache=StoredGeocodeCache(store), area=area)
+
+
+def media_fetcher(config: Config):  # noqa: ANN201 - url -> (sha256, bytes)
+    """Downloads one image under the configured media policy (one HTTP session for the run)."""
+    from hiljade.harvester.media import MediaPolicy, fetch_media, media_session
+
+    section = {k: v for k, v in config.get("media").items() if k != "download"}
+    policy = MediaPolicy.from_config({**section, "user_agent": config.get("user_agent")})
+    session = media_session(policy)
+
+    def fetch(url: str) -> tuple[str, bytes]:
+        got = fetch_media(url, policy, session=session)
+        return got.sha256, got.data
+
+    return fetch

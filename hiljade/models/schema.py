@@ -184,3 +184,75 @@ class HarvestRun(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     error_message: Mapped[str | None] = mapped_column(Text)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class GazetteerEntry(Base):
+    """A place of the offline gazetteer built from OpenStreetMap (street, square, landmark, address,
+    intersection, named area, the area polygon)."""
+
+    __tablename__ = "gazetteer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(512))
+    variants: Mapped[list[str]] = mapped_column(JSONDoc)
+    geometry: Mapped[str | None] = mapped_column(Text)  # GeoJSON; null for a name known without a shape
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+
+
+class GazetteerBuild(Base):
+    """Each gazetteer build: when, from which files, how many entries."""
+
+    __tablename__ = "gazetteer_builds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    entries: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class GeocodeAnswer(Base):
+    """Every answer of the online geocoder, "not found" included, so nothing is asked twice."""
+
+    __tablename__ = "geocode_cache"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Sighting(Base):
+    """A claim "a camera is here", produced by the location pipeline (or a reviewer), with its evidence."""
+
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    chosen: Mapped[bool] = mapped_column(Boolean)
+    method: Mapped[str] = mapped_column(String(32))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    precision_m: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    matched: Mapped[str] = mapped_column(Text)
+    span_start: Mapped[int | None] = mapped_column(Integer)
+    span_end: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(512))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    pipeline_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PostLocation(Base):
+    """The pipeline's verdict per post: which version looked at it and what it found."""
+
+    __tablename__ = "post_locations"
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    pipeline_version: Mapped[str] = mapped_column(String(64), index=True)
+    gazetteer_build: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))
+    processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

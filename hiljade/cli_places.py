@@ -1,0 +1,235 @@
+"""Commands for locating posts: gazetteer build/fetch, locate, exif, process."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hiljade import jobs
+from hiljade.cli import get_config, handle_errors, main, summary
+from hiljade.errors import ConfigError
+from hiljade.models.records import Candidate
+
+
+@main.group()
+def gazetteer() -> None:
+    """The offline gazetteer of streets, squares, landmarks and addresses (from OpenStreetMap)."""
+
+
+@gazetteer.command("build")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--area",
+    "area_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="GeoJSON polygon of the area (default: area.boundary from the config).",
+)
+@click.pass_context
+@handle_errors
+def gazetteer_build(ctx: click.Context, files: tuple[Path, ...], area_path: Path | None) -> None:
+    """Build the gazetteer from OSM files (GeoJSON, Overpass JSON, .osm XML, .osm.pbf) into the database."""
+    config = get_config(ctx)
+    store = jobs.open_store(config)
+    start = time.perf_counter()
+    build_id, built = jobs.build_gazetteer(config, store, list(files), area_path=area_path)
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(built.counts().items()))
+    area = "with an area polygon" if built.area is not None else "without an area polygon"
+    summary(
+        f"gazetteer: build {build_id} from {len(files)} files in {time.perf_counter() - start:.1f} s: "
+        f"{counts}; {area}"
+    )
+
+
+@gazetteer.command("fetch")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("gazetteer-osm.json"),
+    show_default=True,
+    help="Where to keep the Overpass answer.",
+)
+@click.option(
+    "--area",
+    "area_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="GeoJSON polygon of the area (default: area.boundary from the config).",
+)
+@click.pass_context
+@handle_errors
+def gazetteer_fetch(ctx: click.Context, output: Path, area_path: Path | None) -> None:
+    """Download the area's streets, places and addresses from the Overpass API, then build from them."""
+    from hiljade.pipeline.overpass import check_overpass_file, fetch_overpass
+
+    config = get_config(ctx)
+    store = jobs.open_store(config)
+    area = jobs.load_area(config, area_path)
+    if area is None:
+        raise ConfigError(["area.boundary: `gazetteer fetch` needs the area; set it or pass --area FILE"])
+    fetch_overpass(
+        area.bounds, url=config.get("gazetteer.overpass_url"), user_agent=config.get("user_agent"), out=output
+    )
+    elements = check_overpass_file(output)
+    build_id, built = jobs.build_gazetteer(config, store, [output], area_path=area_path)
+    summary(
+        f"gazetteer: fetched {elements} OSM elements to {output}; build {build_id} has "
+        f"{sum(built.counts().values())} entries"
+    )
+
+
+def candidate_dict(c: Candidate) -> dict[str, Any]:
+    return {
+        "lat": round(c.lat, 7),
+        "lon": round(c.lon, 7),
+        "method": c.method,
+        "precision_m": round(c.precision_m, 1),
+        "confidence": round(c.confidence, 3),
+        "status": c.status,
+        "matched": c.matched,
+        "source": c.source,
+    }
+
+
+@main.command()
+@click.option("--text", default=None, help="Locate this one text instead of reading JSON lines from stdin.")
+@click.option(
+    "--gazetteer",
+    "gazetteer_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Build an in-memory gazetteer from this OSM file (repeatable) instead of the database's.",
+)
+@click.option(
+    "--area",
+    "area_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="GeoJSON polygon of the area (default: area.boundary from the config).",
+)
+@click.pass_context
+@handle_errors
+def locate(
+    ctx: click.Context, text: str | None, gazetteer_files: tuple[Path, ...], area_path: Path | None
+) -> None:
+    """Locate texts: JSON lines {"id", "text"} on stdin (or --text), one JSON answer per line on stdout."""
+    from hiljade.pipeline.gazetteer import build_gazetteer
+    from hiljade.pipeline.locate import locate as locate_text
+
+    config = get_config(ctx)
+    if gazetteer_files:
+        places = build_gazetteer(list(gazetteer_files), area=jobs.load_area(config, area_path))
+    else:
+        _, places = jobs.stored_gazetteer(jobs.open_store(config))
+    inputs = [{"id": None, "text": text}] if text is not None else _json_lines(sys.stdin)
+    counts = {"located": 0, "pending_review": 0, "nothing": 0, "outside_area": 0, "bad_input": 0}
+    for item in inputs:
+        if "error" in item:
+            counts["bad_input"] += 1
+            click.echo(json.dumps(item, ensure_ascii=False))
+            continue
+        found = locate_text(item["text"], places)
+        chosen = found.chosen
+        counts[found.outcome] += 1
+        click.echo(
+            json.dumps(
+                {
+                    "id": item["id"],
+                    "lat": round(chosen.lat, 7) if chosen else None,
+                    "lon": round(chosen.lon, 7) if chosen else None,
+                    "method": chosen.method if chosen else None,
+                    "precision_m": round(chosen.precision_m, 1) if chosen else None,
+                    "status": chosen.status if chosen else found.outcome,
+                    "matched": chosen.matched if chosen else None,
+                    "candidates": [candidate_dict(c) for c in found.candidates],
+                },
+                ensure_ascii=False,
+            )
+        )
+    summary("locate: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
+
+
+def _json_lines(stream: Any) -> Any:
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text = item["text"]
+            if not isinstance(text, str):
+                raise TypeError("text is not a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            yield {
+                "id": None,
+                "line": number,
+                "error": f'line {number}: expected {{"id", "text"}} JSON ({exc})',
+            }
+            continue
+        yield {"id": item.get("id"), "text": text}
+
+
+@main.command("exif")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@handle_errors
+def exif_command(files: tuple[Path, ...]) -> None:
+    """Print the GPS position, direction and time of photos, one JSON line per file."""
+    from hiljade.pipeline.exif import read_exif
+
+    located = failed = 0
+    for path in files:
+        if path.is_file():
+            result = read_exif(path, name=str(path)).as_dict()
+        else:
+            result = {
+                "file": str(path),
+                "lat": None,
+                "lon": None,
+                "altitude": None,
+                "direction": None,
+                "taken_at": None,
+                "error": "not a readable file",
+            }
+        located += result["lat"] is not None
+        failed += result["error"] is not None
+        click.echo(json.dumps(result, ensure_ascii=False))
+    summary(f"exif: {len(files)} files, {located} with a position, {failed} unreadable")
+
+
+@main.command()
+@click.option(
+    "--reprocess", is_flag=True, help="Look at every post again (after a gazetteer or pipeline change)."
+)
+@click.option("--no-media", is_flag=True, help="Do not download images (no sha256, no EXIF).")
+@click.pass_context
+@handle_errors
+def process(ctx: click.Context, reprocess: bool, no_media: bool) -> None:
+    """Locate the posts the current pipeline has not seen yet and store their sightings."""
+    from hiljade.pipeline.process import Processor
+
+    config = get_config(ctx)
+    store = jobs.open_store(config)
+    build_id, places = jobs.stored_gazetteer(store)
+    geocoder = jobs.geocoder(config, store, places.area)
+    fetch = jobs.media_fetcher(config) if config.get("media.download") and not no_media else None
+    processor = Processor(
+        store,
+        places,
+        gazetteer_build=build_id,
+        geocode=geocoder.geocode if geocoder else None,
+        fetch_media=fetch,
+    )
+    ids = processor.pending_ids(reprocess=reprocess)
+    if sys.stderr.isatty() and ids:
+        with click.progressbar(length=len(ids), label="locating posts", file=sys.stderr) as bar:
+            report = processor.run(ids, progress=bar.update)
+    else:
+        report = processor.run(ids)
+    summary(report.summary())

@@ -1,0 +1,319 @@
+"""`hiljade gazetteer build`, `locate` and `process` end to end, on SQLite and PostgreSQL, with a
+small OSM fixture written here (no ../shared needed) and photos served by a local HTTP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from sqlalchemy import select
+
+from hiljade.cli import main
+from hiljade.config import load_config
+from hiljade.jobs import author_policy, open_store
+from hiljade.models.posts import save_post
+from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
+from hiljade.models.schema import Media, PostLocation, Sighting
+from tests.conftest import write_config
+
+# Two crossing streets and a landmark in central Belgrade, tagged as OpenStreetMap tags them.
+STREETS = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {
+                "highway": "residential",
+                "name": "Дечанска",
+                "name:sr": "Дечанска",
+                "name:sr-Latn": "Dečanska",
+                "old_name": "Моше Пијаде",
+                "osm_id": 1,
+                "osm_type": "way",
+            },
+            "geometry": {
+                "type": "LineString",
+                "coordinates": [[20.4590, 44.8160], [20.4623, 44.8157], [20.4660, 44.8154]],
+            },
+        },
+        {
+            "type": "Feature",
+            "properties": {
+                "highway": "residential",
+                "name": "Македонска",
+                "name:sr": "Македонска",
+                "name:sr-Latn": "Makedonska",
+                "osm_id": 2,
+                "osm_type": "way",
+            },
+            "geometry": {
+                "type": "LineString",
+                "coordinates": [[20.4620, 44.8130], [20.4623, 44.8157], [20.4627, 44.8185]],
+            },
+        },
+        {
+            "type": "Feature",
+            "properties": {
+                "amenity": "arts_centre",
+                "name": "Дом омладине",
+                "name:sr-Latn": "Dom omladine",
+                "osm_id": 3,
+                "osm_type": "node",
+            },
+            "geometry": {"type": "Point", "coordinates": [20.4630, 44.8150]},
+        },
+    ],
+}
+AREA = {
+    "type": "Polygon",
+    "coordinates": [[[20.40, 44.78], [20.52, 44.78], [20.52, 44.85], [20.40, 44.85], [20.40, 44.78]]],
+}
+CROSSING = (44.8157, 20.4623)
+
+
+def jpeg_with_gps(lat: float, lon: float) -> bytes:
+    def dms(value: float) -> tuple[float, float, float]:
+        deg = int(value)
+        minutes = int((value - deg) * 60)
+        return (deg, minutes, round(((value - deg) * 60 - minutes) * 60, 4))
+
+    exif = Image.Exif()
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: dms(lat), 3: "E", 4: dms(lon)})
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), "gray").save(buf, "JPEG", exif=exif)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def photo_server() -> Iterator[str]:
+    photo = jpeg_with_gps(44.8201, 20.4590)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(photo)))
+            self.end_headers()
+            self.wfile.write(photo)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def post(
+    n: int, text: str, media: tuple[MediaRecord, ...] = (), geo: tuple[float, float] | None = None
+) -> PostRecord:
+    return PostRecord(
+        platform="mastodon",
+        server="https://a.example",
+        native_id=str(n),
+        uri=f"https://a.example/s/{n}",
+        created_at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+        text=text,
+        media=media,
+        geo=geo,
+        author=AuthorRecord("mastodon", "https://a.example/users/x"),
+        fetched_from="test",
+    )
+
+
+@pytest.fixture
+def setup(tmp_path: Path, db_url: str, photo_server: str) -> Path:
+    (tmp_path / "streets.geojson").write_text(json.dumps(STREETS), encoding="utf-8")
+    (tmp_path / "area.geojson").write_text(json.dumps(AREA), encoding="utf-8")
+    config = write_config(
+        tmp_path, db_url, [], area__boundary=str(tmp_path / "area.geojson"), media__allow_hosts=[photo_server]
+    )
+    runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(config), "init"], catch_exceptions=False).exit_code == 0
+    result = runner.invoke(
+        main,
+        ["--config", str(config), "gazetteer", "build", str(tmp_path / "streets.geojson")],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "with an area polygon" in result.stderr
+    cfg = load_config(config)
+    store = open_store(cfg)
+    photo = MediaRecord(url=f"http://{photo_server}/photo.jpg", type="image")
+    with store.transaction() as conn:
+        for record in (
+            post(1, "Nova kamera na uglu Dečanske i Makedonske #hiljadekamera"),
+            post(2, "Камера у Македонској улици"),
+            post(3, "Kamera, vidi sliku", media=(photo,)),
+            post(4, "tacno ovde", geo=(44.8140, 20.4600)),
+            post(5, "kamera negde u gradu"),
+            post(6, "https://www.openstreetmap.org/?mlat=45.2671&mlon=19.8335 Novi Sad"),
+        ):
+            save_post(conn, record, author_policy(cfg), dt.datetime.now(dt.UTC))
+    store.close()
+    return config
+
+
+def sightings(config: Path) -> dict[str, dict]:
+    store = open_store(load_config(config))
+    with store.connect() as conn:
+        rows = conn.execute(select(Sighting.__table__).where(Sighting.chosen.is_(True))).all()
+        outcomes = dict(conn.execute(select(PostLocation.post_id, PostLocation.outcome)).all())
+        media = conn.execute(select(Media.sha256)).scalars().all()
+    store.close()
+    return {"chosen": {r.post_id: r for r in rows}, "outcomes": outcomes, "media": media}
+
+
+def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    import math
+
+    dy = (a[0] - b[0]) * 111_320
+    dx = (a[1] - b[1]) * 111_320 * math.cos(math.radians(a[0]))
+    return math.hypot(dx, dy)
+
+
+def test_process_locates_posts_with_method_precision_and_status(setup: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["--config", str(setup), "process"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert "6 posts" in result.stderr and "outside the area" in result.stderr
+    got = sightings(setup)
+    crossing = got["chosen"][1]
+    assert crossing.method == "intersection" and crossing.status == "auto"
+    assert distance_m((crossing.lat, crossing.lon), CROSSING) < 60
+    assert "Dečanske i Makedonske" in crossing.matched
+    street = got["chosen"][2]
+    assert street.method == "street" and street.status == "pending_review" and street.precision_m > 100
+    exif = got["chosen"][3]
+    assert exif.method == "exif" and distance_m((exif.lat, exif.lon), (44.8201, 20.4590)) < 5
+    assert got["media"][0] and len(got["media"][0]) == 64
+    assert got["chosen"][4].method == "platform_geo"
+    assert got["outcomes"][5] == "nothing" and 5 not in got["chosen"]
+    assert got["outcomes"][6] == "outside_area" and 6 not in got["chosen"]
+
+
+def test_process_is_idempotent_and_reprocess_redoes_everything(setup: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["--config", str(setup), "process"], catch_exceptions=False)
+    first = sightings(setup)
+    again = runner.invoke(main, ["--config", str(setup), "process"], catch_exceptions=False)
+    assert "process: 0 posts" in again.stderr
+    redo = runner.invoke(
+        main, ["--config", str(setup), "process", "--reprocess", "--no-media"], catch_exceptions=False
+    )
+    assert "process: 6 posts" in redo.stderr
+    after = sightings(setup)
+    assert {k: (r.method, r.lat, r.lon) for k, r in after["chosen"].items() if k != 3} == {
+        k: (r.method, r.lat, r.lon) for k, r in first["chosen"].items() if k != 3
+    }
+
+
+def test_locate_command_on_stored_and_in_memory_gazetteer(setup: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    lines = (
+        "\n".join(
+            json.dumps({"id": i, "text": t})
+            for i, t in [
+                ("a", "kamera na raskrsnici Decanske i Makedonske"),
+                ("b", "nista ovde"),
+            ]
+        )
+        + "\nnot json\n"
+    )
+    stored = runner.invoke(main, ["--config", str(setup), "locate"], input=lines, catch_exceptions=False)
+    memory = runner.invoke(
+        main,
+        ["--config", str(setup), "locate", "--gazetteer", str(tmp_path / "streets.geojson")],
+        input=lines,
+        catch_exceptions=False,
+    )
+    for result in (stored, memory):
+        assert result.exit_code == 0, result.stderr
+        answers = [json.loads(line) for line in result.stdout.splitlines()]
+        assert (
+            answers[0]["id"] == "a"
+            and answers[0]["method"] == "intersection"
+            and answers[0]["status"] == "auto"
+        )
+        assert set(answers[0]) >= {
+            "id",
+            "lat",
+            "lon",
+            "method",
+            "precision_m",
+            "status",
+            "matched",
+            "candidates",
+        }
+        assert answers[1]["lat"] is None and answers[1]["lon"] is None
+        assert "error" in answers[2]
+        assert "1 bad input" in result.stderr
+    one = runner.invoke(
+        main, ["--config", str(setup), "locate", "--text", "ispred Doma omladine"], catch_exceptions=False
+    )
+    answer = json.loads(one.stdout)
+    assert (
+        answer["method"] in ("landmark", "square")
+        and distance_m((answer["lat"], answer["lon"]), (44.8150, 20.4630)) < 100
+    )
+
+
+def test_process_without_gazetteer_says_how_to_build_one(tmp_path: Path, sqlite_url: str) -> None:
+    config = write_config(tmp_path, sqlite_url, [])
+    runner = CliRunner()
+    runner.invoke(main, ["--config", str(config), "init"], catch_exceptions=False)
+    result = runner.invoke(main, ["--config", str(config), "process"], catch_exceptions=False)
+    assert result.exit_code == 1 and "gazetteer build" in result.stderr
+
+
+def test_eval_set_through_the_cli(tmp_path: Path, shared_data: Path, shared_eval: Path) -> None:
+    """The dev evaluation set through `hiljade locate --gazetteer`, scored by the shared scorer."""
+    import subprocess
+    import sys
+
+    geo = shared_data / "belgrade_geo"
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'x.db'}",
+        [],
+        area__boundary=str(geo / "esn_belgrade_boundary.geojson"),
+    )
+    files = [
+        "derived_osm_named_ways_addresses_pois.geojson",
+        "osm_pt2matsim_belgrade_terazije.osm",
+        "esn_belgrade_street_relations.geojson",
+        "gdeziveti_belgrade_opstine_urban11_excerpt.geojson",
+    ]
+    args = ["--config", str(config), "locate"] + [a for f in files for a in ("--gazetteer", str(geo / f))]
+    result = CliRunner().invoke(
+        main, args, input=(shared_eval / "geoparse-dev.jsonl").read_text("utf-8"), catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.stderr
+    predictions = tmp_path / "pred.jsonl"
+    predictions.write_text(result.stdout, encoding="utf-8")
+    scored = subprocess.run(
+        [
+            sys.executable,
+            str(shared_eval / "score_geoparse.py"),
+            str(shared_eval / "geoparse-dev.jsonl"),
+            str(predictions),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    score = json.loads(scored.stdout)
+    assert score["located_precision"] >= 0.97
+    assert score["auto_precision"] >= 0.99
+    assert score["recall"] >= 0.90
