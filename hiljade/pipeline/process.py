@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 
 from hiljade.errors import GeocoderError, HiljadeError
-from hiljade.models.posts import insert_ignore
 from hiljade.models.records import Candidate
 from hiljade.models.schema import Media, Post, PostLocation, Sighting
 from hiljade.models.store import Store
@@ -109,11 +108,13 @@ class Processor:
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]
             with self.store.transaction() as conn:
+                results = []
                 for post_id, text, lat, lon in self._posts(conn, chunk):
                     extra = platform_candidate(lat, lon) + self._media_candidates(conn, post_id)
                     located = locate(text or "", self.gazetteer, extra=extra, geocode=self._geocode)
-                    self._save(conn, post_id, located)
+                    results.append((post_id, located))
                     self.report.outcomes[located.outcome] += 1
+                self._save(conn, results)
             if progress:
                 progress(len(chunk))
         return self.report
@@ -160,12 +161,15 @@ class Processor:
                 found.append(candidate)
         return found
 
-    def _save(self, conn: Connection, post_id: int, located: Located) -> None:
+    def _save(self, conn: Connection, results: Sequence[tuple[int, Located]]) -> None:
+        """Replace the batch's pipeline sightings and verdicts (reviewed and manual ones stay)."""
         s, pl = Sighting.__table__, PostLocation.__table__
         now = self.clock()
+        ids = [post_id for post_id, _ in results]
         conn.execute(
-            delete(s).where(s.c.post_id == post_id, s.c.method != "manual", s.c.status.not_in(KEEP_STATUSES))
+            delete(s).where(s.c.post_id.in_(ids), s.c.method != "manual", s.c.status.not_in(KEEP_STATUSES))
         )
+        conn.execute(delete(pl).where(pl.c.post_id.in_(ids)))
         rows = [
             {
                 "post_id": post_id,
@@ -184,18 +188,25 @@ class Processor:
                 "pipeline_version": PIPELINE_VERSION,
                 "created_at": now,
             }
+            for post_id, located in results
             for c in located.candidates
         ]
         if rows:
             conn.execute(s.insert(), rows)
-        verdict = {
-            "pipeline_version": PIPELINE_VERSION,
-            "gazetteer_build": self.gazetteer_build,
-            "outcome": located.outcome,
-            "processed_at": now,
-        }
-        if not insert_ignore(conn, pl, {"post_id": post_id, **verdict}, ("post_id",)):
-            conn.execute(update(pl).where(pl.c.post_id == post_id).values(**verdict))
+        if results:
+            conn.execute(
+                pl.insert(),
+                [
+                    {
+                        "post_id": post_id,
+                        "pipeline_version": PIPELINE_VERSION,
+                        "gazetteer_build": self.gazetteer_build,
+                        "outcome": located.outcome,
+                        "processed_at": now,
+                    }
+                    for post_id, located in results
+                ],
+            )
 
 
 def _jsonable(value: Any) -> Any:
