@@ -39,8 +39,37 @@ DEFAULTS: dict[str, Any] = {
             "max_retries": 4,
             "max_pages_per_run": 0,
             "empty_feed_warning_days": 30,
+            "interval": "15m",
+        },
+        "twitter": {
+            "enabled": False,
+            "interval": "15m",
+            "api_url": "https://api.twitter.com",
+            "monthly_cap": 10000,
+            "page_limit": 100,
+            "max_pages_per_run": 0,
+            "cap_warning_share": 0.9,
+            "empty_feed_warning_days": 30,
+        },
+        "bluesky": {
+            "enabled": False,
+            "interval": "30m",
+            "service_url": "https://bsky.social",
+            "handle": "",
+            "page_limit": 100,
+            "empty_feed_warning_days": 30,
         },
     },
+    "scheduler": {
+        "process_interval": "15m",
+        "recheck_interval": "1d",
+        "misfire_grace_seconds": 300,
+        "lock_timeout_seconds": 0,
+        "json_logs": False,
+    },
+    "recheck": {"batch_size": 100, "min_age": "1d", "every": "7d"},
+    "sites": {"radius_m": 25.0, "verify_reports": 3, "phash_threshold": 6, "text_similarity": 0.9},
+    "imports": {"max_attachment_bytes": 20 * 1024 * 1024},
     "media": {
         "download": True,
         "allow_hosts": [],
@@ -265,11 +294,57 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         if not isinstance(value, bool):
             problems.append(f"{dotted}: must be true or false (got {value!r})")
     _check_number(data, "geocoder.min_delay_seconds", problems, minimum=1)
+    for dotted in (
+        "sources.mastodon.interval",
+        "sources.twitter.interval",
+        "sources.bluesky.interval",
+        "scheduler.process_interval",
+        "scheduler.recheck_interval",
+        "recheck.min_age",
+        "recheck.every",
+    ):
+        try:
+            if parse_duration(_get(data, dotted)) <= 0:
+                problems.append(f"{dotted}: must be longer than zero")
+        except ValueError as exc:
+            problems.append(f"{dotted}: {exc}")
+    for dotted in ("sources.twitter.enabled", "sources.bluesky.enabled", "scheduler.json_logs"):
+        if not isinstance(_get(data, dotted), bool):
+            problems.append(f"{dotted}: must be true or false (got {_get(data, dotted)!r})")
+    for dotted, minimum in (
+        ("sources.twitter.monthly_cap", 0),
+        ("sources.twitter.page_limit", 10),
+        ("sources.twitter.max_pages_per_run", 0),
+        ("sources.bluesky.page_limit", 1),
+        ("scheduler.misfire_grace_seconds", 0),
+        ("scheduler.lock_timeout_seconds", 0),
+        ("recheck.batch_size", 1),
+        ("sites.radius_m", 1),
+        ("sites.verify_reports", 1),
+        ("sites.phash_threshold", 0),
+        ("sites.text_similarity", 0),
+        ("imports.max_attachment_bytes", 1),
+    ):
+        _check_number(data, dotted, problems, minimum=minimum)
     boundary = data["area"]["boundary"]
     if boundary and not Path(str(boundary)).exists():
         problems.append(
             f"area.boundary: file {boundary} does not exist; give a GeoJSON polygon file or leave it empty"
         )
+
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds in a duration such as ``30s``, ``15m``, ``1h``, ``7d`` (a bare number is seconds)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration; write it like 30s, 15m, 1h or 7d")
+    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
 
 
 def _check_number(data: dict[str, Any], dotted: str, problems: list[str], *, minimum: float) -> None:

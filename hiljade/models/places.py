@@ -41,10 +41,7 @@ def load_gazetteer_rows(conn: Connection) -> tuple[int | None, list[dict[str, An
     """The newest build id and its rows (empty when no gazetteer was built)."""
     build = conn.execute(select(func.max(GazetteerBuild.id))).scalar_one_or_none()
     table = GazetteerEntry.__table__
-    rows = [
-        {k: r._mapping[k] for k in ROW_KEYS}
-        for r in conn.execute(select(table).order_by(table.c.id))
-    ]
+    rows = [{k: r._mapping[k] for k in ROW_KEYS} for r in conn.execute(select(table).order_by(table.c.id))]
     return build, rows
 
 

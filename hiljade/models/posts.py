@@ -69,6 +69,7 @@ def _post_values(post: PostRecord, now: dt.datetime) -> dict[str, Any]:
         "url": post.url,
         "geo_lat": post.geo[0] if post.geo else None,
         "geo_lon": post.geo[1] if post.geo else None,
+        "quote_of_uri": post.quote_of,
         "raw": _jsonable(post.raw),
         "fetched_from": post.fetched_from,
         "fetched_at": post.fetched_at or now,

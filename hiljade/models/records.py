@@ -53,6 +53,7 @@ class PostRecord:
     author: AuthorRecord | None = None
     media: tuple[MediaRecord, ...] = ()
     geo: tuple[float, float] | None = None  # exact platform coordinates (lat, lon), if any
+    quote_of: str | None = None  # the uri of the post this one quotes, if any
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     fetched_from: str = ""  # the request URL
     fetched_at: datetime | None = None

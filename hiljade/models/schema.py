@@ -91,6 +91,9 @@ class Post(Base):
     fetched_from: Mapped[str] = mapped_column(String(2048))
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    quote_of_uri: Mapped[str | None] = mapped_column(String(2048))
+    checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class PostCopy(Base):
@@ -139,6 +142,7 @@ class Media(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    phash: Mapped[str | None] = mapped_column(String(32))
     downloaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -153,6 +157,7 @@ class HarvestCursor(Base):
     newest_id: Mapped[str | None] = mapped_column(String(128))
     backfill_max_id: Mapped[str | None] = mapped_column(String(128))
     backfill_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    pagination_token: Mapped[str | None] = mapped_column(String(512))
     last_post_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -244,6 +249,9 @@ class Sighting(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     pipeline_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"), index=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class PostLocation(Base):
@@ -256,3 +264,57 @@ class PostLocation(Base):
     gazetteer_build: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(32))
     processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Site(Base):
+    """A camera location (a pole or a facade, which may hold several cameras): merged sightings."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(32), index=True)  # unverified, verified, rejected
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    independent_reports: Mapped[int] = mapped_column(Integer, default=0)
+    camera_count: Mapped[int | None] = mapped_column(Integer)
+    camera_type: Mapped[str | None] = mapped_column(String(32))
+    camera_mount: Mapped[str | None] = mapped_column(String(32))
+    camera_model: Mapped[str | None] = mapped_column(String(64))
+    camera_direction: Mapped[float | None] = mapped_column(Float)
+    first_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    verified_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PostLink(Base):
+    """Two posts that are the same report (same media bytes, near-identical photo, the same author's
+    near-identical text within a day, a quote): the later one is not an independent report."""
+
+    __tablename__ = "post_links"
+    __table_args__ = (UniqueConstraint("post_id", "duplicate_of", "reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    duplicate_of: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))  # sha256, phash, text, quote
+    distance: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ReviewLog(Base):
+    """The audit trail: every review decision and every erasure, who, when, what and why."""
+
+    __tablename__ = "review_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(32))  # sighting, site, post
+    target_id: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
