@@ -84,3 +84,15 @@ class GeocoderError(HiljadeError):
 
 class GazetteerDataError(HiljadeError, ValueError):
     """A gazetteer input file (GeoJSON, Overpass JSON, OSM XML/PBF, CSV) could not be read."""
+
+
+class ReviewError(HiljadeError, ValueError):
+    """A review decision that cannot be made as asked (unknown id, a point outside the area ...)."""
+
+
+class LockBusy(HiljadeError):
+    """Another hiljade run holds the run lock (``holder`` says who, when known); nothing was written."""
+
+    def __init__(self, message: str, *, holder: object | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder

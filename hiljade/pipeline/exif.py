@@ -33,13 +33,21 @@ logging.getLogger("exifread").setLevel(logging.ERROR)
 _RESULT_KEYS = ("file", "lat", "lon", "altitude", "direction", "taken_at", "error")
 # GPS IFD tag ids (as Pillow keys them) -> the names exifread gives them, without the "GPS " prefix.
 _GPS_TAGS = {
-    1: "GPSLatitudeRef", 2: "GPSLatitude", 3: "GPSLongitudeRef", 4: "GPSLongitude",
-    5: "GPSAltitudeRef", 6: "GPSAltitude", 16: "GPSImgDirectionRef", 17: "GPSImgDirection",
+    1: "GPSLatitudeRef",
+    2: "GPSLatitude",
+    3: "GPSLongitudeRef",
+    4: "GPSLongitude",
+    5: "GPSAltitudeRef",
+    6: "GPSAltitude",
+    16: "GPSImgDirectionRef",
+    17: "GPSImgDirection",
     31: "GPSHPositioningError",
 }
 _DATE_TAGS = {
-    0x9003: "DateTimeOriginal", 0x9011: "OffsetTimeOriginal",
-    0x9004: "DateTimeDigitized", 0x9012: "OffsetTimeDigitized",
+    0x9003: "DateTimeOriginal",
+    0x9011: "OffsetTimeOriginal",
+    0x9004: "DateTimeDigitized",
+    0x9012: "OffsetTimeDigitized",
 }
 
 
@@ -73,9 +81,14 @@ class ExifResult:
         precision = max(self.h_error_m, 1.0) if self.h_error_m else DEFAULT_PRECISION_M
         keys = ("direction", "direction_ref", "altitude", "taken_at", "h_error_m", "gps_source")
         return Candidate(
-            lat=self.lat, lon=self.lon, method="exif", precision_m=precision,
-            confidence=0.9 if self.gps_source == "exif" else 0.85, status="auto",
-            matched=self.file, source=f"{self.gps_source}:GPS",
+            lat=self.lat,
+            lon=self.lon,
+            method="exif",
+            precision_m=precision,
+            confidence=0.9 if self.gps_source == "exif" else 0.85,
+            status="auto",
+            matched=self.file,
+            source=f"{self.gps_source}:GPS",
             evidence={key: getattr(self, key) for key in keys},
         )
 

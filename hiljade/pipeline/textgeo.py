@@ -137,8 +137,13 @@ def _point(lat_s: str, lon_s: str, source: str, kind: str, confidence: float) ->
     digits = _decimals(lat_s, lon_s)
     unit = 10.0**-digits
     return {
-        "lat": lat, "lon": lon, "precision_m": cell_precision(lat, unit, unit),
-        "confidence": confidence, "source": source, "kind": kind, "decimals": digits,
+        "lat": lat,
+        "lon": lon,
+        "precision_m": cell_precision(lat, unit, unit),
+        "confidence": confidence,
+        "source": source,
+        "kind": kind,
+        "decimals": digits,
     }
 
 
@@ -279,8 +284,14 @@ def _plus_code(code: str, reference: tuple[float, float] | None) -> dict[str, An
     size = (area.latitudeHi - area.latitudeLo, area.longitudeHi - area.longitudeLo)
     precision = cell_precision(lat, *size, floor=0.0)  # exactly half the cell diagonal
     evidence.update(full_code=code, code_length=area.codeLength, kind="plus_code")
-    return {"lat": lat, "lon": lon, "precision_m": precision, "confidence": 0.9, "source": f"olc:{code}",
-            **evidence}
+    return {
+        "lat": lat,
+        "lon": lon,
+        "precision_m": precision,
+        "confidence": 0.9,
+        "source": f"olc:{code}",
+        **evidence,
+    }
 
 
 # --- coordinates typed in text -------------------------------------------------------------------
@@ -347,8 +358,14 @@ def _text_pair(
     unit = max(first[2], second[2])
     confidence = 0.8 if "swapped" in evidence and not any(letters) else 0.9
     precision = cell_precision(lat, unit, unit)
-    return {"lat": lat, "lon": lon, "precision_m": precision, "confidence": confidence,
-            "source": source or f"text:{evidence['kind']}", **evidence}
+    return {
+        "lat": lat,
+        "lon": lon,
+        "precision_m": precision,
+        "confidence": confidence,
+        "source": source or f"text:{evidence['kind']}",
+        **evidence,
+    }
 
 
 def _required_decimals(text: str, start: int, area: Any, lat: float, lon: float) -> int:
@@ -373,4 +390,3 @@ def _negative(letter: str | None, serbian: bool) -> bool:
     if serbian:
         return letter in "JЈZЗW"
     return letter in "SW"
-

@@ -1,0 +1,138 @@
+"""Geoparser benchmark: build the gazetteer, run ``locate`` over the dev set, score it, time it.
+
+Usage: python bench/geoparse_eval.py [DATA_FILES_OR_DIR ...] [--eval PATH] [--out DIR] [--posts N]
+Defaults: ../shared/data/belgrade_geo and ../shared/eval/geoparse-dev.jsonl next to the repo.
+Writes predictions to a temporary directory (never into shared/) and prints the scorer's table,
+the gazetteer build time and peak memory, and posts/second of ``locate`` over N texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from hiljade.pipeline.gazetteer import Gazetteer, build_gazetteer, load_area  # noqa: E402
+from hiljade.pipeline.locate import locate  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+DATA_SUFFIXES = (".geojson", ".osm", ".osm.pbf", ".pbf", ".csv")
+BOUNDARY_HINT = "boundary"
+
+
+def data_files(args: list[str]) -> tuple[list[Path], Path | None]:
+    """Gazetteer inputs and the boundary file from the arguments (files or folders)."""
+    paths: list[Path] = []
+    for arg in args or [str(SHARED / "data" / "belgrade_geo")]:
+        p = Path(arg)
+        paths += sorted(q for q in p.iterdir() if q.name.endswith(DATA_SUFFIXES)) if p.is_dir() else [p]
+    boundary = next((p for p in paths if BOUNDARY_HINT in p.name), None)
+    return [p for p in paths if p != boundary], boundary
+
+
+_GAZ: Gazetteer | None = None
+
+
+def _init_worker(rows: list[dict]) -> None:
+    global _GAZ
+    _GAZ = Gazetteer.from_rows(rows)
+
+
+def _locate_many(texts: list[str]) -> int:
+    assert _GAZ is not None
+    return sum(locate(t, _GAZ).chosen is not None for t in texts)
+
+
+def speed(gaz: Gazetteer, texts: list[str], posts: int, workers: int) -> float:
+    """Posts per second of ``locate`` over ``posts`` texts (the eval texts repeated)."""
+    batch = [texts[n % len(texts)] for n in range(posts)]
+    start = time.perf_counter()
+    if workers <= 1:
+        for text in batch:
+            locate(text, gaz)
+    else:
+        chunks = [batch[i : i + 2000] for i in range(0, len(batch), 2000)]
+        with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(gaz.to_rows(),)) as pool:
+            start = time.perf_counter()  # workers are up: time the work, not the start-up
+            sum(pool.map(_locate_many, chunks))
+    return posts / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", nargs="*")
+    ap.add_argument("--eval", default=str(SHARED / "eval" / "geoparse-dev.jsonl"))
+    ap.add_argument("--out", default=None, help="folder for predictions (default: a new temp folder)")
+    ap.add_argument("--posts", type=int, default=100_000, help="texts for the speed test (0: skip)")
+    ap.add_argument("--workers", type=int, default=2, help="processes for the second speed test")
+    args = ap.parse_args(argv)
+    files, boundary = data_files(args.data)
+    t0 = time.perf_counter()
+    area = load_area(boundary) if boundary else None
+    gaz = build_gazetteer(files, area=area)
+    build_s = time.perf_counter() - t0
+    tracemalloc.start()
+    build_gazetteer(files, area=area)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rows = gaz.to_rows()
+    t0 = time.perf_counter()
+    gaz = Gazetteer.from_rows(json.loads(json.dumps(rows)))
+    load_s = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"gazetteer: {len(files)} files, {gaz.counts()}")
+    print(
+        f"build {build_s:.2f} s, peak Python memory {peak / 2**20:.1f} MiB (process max RSS {rss:.0f} MiB); "
+        f"from_rows ({len(rows)} rows) {load_s:.2f} s"
+    )
+
+    posts = [json.loads(line) for line in Path(args.eval).read_text(encoding="utf-8").splitlines() if line]
+    out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="hiljade-geoparse-"))
+    pred_path = out_dir / "predictions.jsonl"
+    with pred_path.open("w", encoding="utf-8") as fh:
+        for post in posts:
+            res = locate(post["text"], gaz)
+            c = res.chosen
+            fh.write(
+                json.dumps(
+                    {
+                        "id": post["id"],
+                        "lat": c.lat if c else None,
+                        "lon": c.lon if c else None,
+                        "status": c.status if c else res.outcome,
+                        "outcome": res.outcome,
+                        "method": c.method if c else None,
+                        "source": c.source if c else None,
+                        "matched": c.matched if c else None,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    print(f"predictions: {pred_path}")
+    scorer = Path(args.eval).parent / "score_geoparse.py"
+    if scorer.exists():
+        sys.stdout.flush()
+        subprocess.run([sys.executable, str(scorer), args.eval, str(pred_path)], check=False)
+
+    if args.posts:
+        texts = [p["text"] for p in posts]
+        print(f"locate: {speed(gaz, texts, args.posts, 1):,.0f} posts/s on one core ({args.posts:,} posts)")
+        if args.workers > 1:
+            rate = speed(gaz, texts, args.posts, args.workers)
+            print(f"locate: {rate:,.0f} posts/s with {args.workers} processes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

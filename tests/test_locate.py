@@ -1,0 +1,135 @@
+"""Choosing a post's position: order of evidence, the area check, the geocoder as a last resort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hiljade.models.records import Candidate
+from hiljade.pipeline.gazetteer import Gazetteer
+from hiljade.pipeline.locate import Located, locate
+from tests.gazetteer_fixtures import DECANSKA_MAKEDONSKA
+from tests.test_geoparser import _town
+
+EXIF = Candidate(lat=44.8160, lon=20.4610, method="exif", precision_m=5.0, confidence=1.0, status="auto")
+NOVI_SAD = Candidate(lat=45.2551, lon=19.8452, method="exif", precision_m=5.0, confidence=1.0, status="auto")
+
+
+@pytest.fixture
+def town(tmp_path_factory: pytest.TempPathFactory) -> Gazetteer:
+    return _town(str(tmp_path_factory.getbasetemp() / "town"))
+
+
+class Geocoder:
+    """A stand-in for the online geocoder that records what it was asked."""
+
+    def __init__(self, answer: list[Candidate]) -> None:
+        self.answer, self.asked = answer, []
+
+    def __call__(self, text: str) -> list[Candidate]:
+        self.asked.append(text)
+        return list(self.answer)
+
+
+def test_a_corner_in_the_text_is_located(town: Gazetteer) -> None:
+    res = locate("Nova kamera na uglu Dečanske i Makedonske", town)
+    assert isinstance(res, Located) and res.outcome == "located"
+    assert (res.chosen.method, res.chosen.status) == ("intersection", "auto")
+    assert (round(res.chosen.lat, 4), round(res.chosen.lon, 4)) == DECANSKA_MAKEDONSKA
+
+
+def test_extra_evidence_comes_first(town: Gazetteer) -> None:
+    res = locate("Kamera na uglu Dečanske i Makedonske", town, extra=[EXIF])
+    assert res.chosen is EXIF and res.outcome == "located" and len(res.candidates) == 2
+
+
+def test_outside_candidates_are_kept_rejected_and_never_chosen(town: Gazetteer) -> None:
+    res = locate("Kamera na uglu Dečanske i Makedonske", town, extra=[NOVI_SAD])
+    assert res.chosen.method == "intersection"
+    assert (
+        res.candidates[0].status == "rejected"
+        and res.candidates[0].evidence["rejected"] == "outside the area"
+    )
+    res = locate("kamera", town, extra=[NOVI_SAD])
+    assert res.chosen is None and res.outcome == "outside_area"
+
+
+def test_a_street_alone_waits_for_review(town: Gazetteer) -> None:
+    res = locate("Kamera u Makedonskoj", town)
+    assert res.outcome == "pending_review" and res.chosen.method == "street"
+
+
+def test_an_automatic_candidate_beats_one_that_needs_review(town: Gazetteer) -> None:
+    rough = Candidate(
+        lat=44.8150,
+        lon=20.4600,
+        method="platform_geo",
+        precision_m=500.0,
+        confidence=0.3,
+        status="pending_review",
+    )
+    res = locate("Kamera na uglu Dečanske i Makedonske", town, extra=[rough])
+    assert res.chosen.method == "intersection"
+
+
+def test_ambiguous_posts_choose_nothing(town: Gazetteer) -> None:
+    res = locate("Kamera u Gočkoj", town)  # two streets of that name
+    assert res.chosen is None and res.outcome == "pending_review" and len(res.candidates) == 2
+
+
+def test_the_geocoder_is_asked_only_when_the_gazetteer_found_nothing(town: Gazetteer) -> None:
+    answer = Candidate(
+        lat=44.8100, lon=20.4600, method="geocoder", precision_m=50.0, confidence=0.5, status="pending_review"
+    )
+    geocoder = Geocoder([answer])
+    assert (
+        locate("Kamera na uglu Dečanske i Makedonske", town, geocode=geocoder).chosen.method == "intersection"
+    )
+    assert locate("Kamera u Novom Sadu, u Dečanskoj", town, geocode=geocoder).outcome == "outside_area"
+    assert geocoder.asked == []
+    res = locate("Kamera kod Narodnog pozorišta", town, geocode=geocoder)
+    assert geocoder.asked == ["Kamera kod Narodnog pozorišta"] and res.chosen == answer
+    far = Geocoder(
+        [
+            Candidate(
+                lat=43.32,
+                lon=21.90,
+                method="geocoder",
+                precision_m=50.0,
+                confidence=0.5,
+                status="pending_review",
+            )
+        ]
+    )
+    assert locate("Kamera kod tvrđave", town, geocode=far).outcome == "outside_area"
+
+
+def test_nothing(town: Gazetteer) -> None:
+    res = locate("Kamere su svuda, ne možeš da mrdneš", town)
+    assert (res.chosen, res.candidates, res.outcome) == (None, (), "nothing")
+    assert locate("", None).outcome == "nothing"
+    assert locate("Kamera u Dečanskoj", None, extra=[EXIF]).chosen is EXIF  # no gazetteer, no area check
+
+
+def test_map_links_from_textgeo(town: Gazetteer) -> None:
+    pytest.importorskip("hiljade.pipeline.textgeo")
+    text = (
+        "Kamera u Gočkoj https://www.openstreetmap.org/?mlat=44.81554&mlon=20.46231#map=19/44.81554/20.46231"
+    )
+    res = locate(text, town)
+    assert res.chosen.method == "map_link" and res.outcome == "located"
+    assert {c.method for c in res.candidates} == {"map_link", "street"}
+
+
+def test_real_short_plus_code_is_recovered_near_belgrade(shared_data: Path) -> None:
+    pytest.importorskip("hiljade.pipeline.textgeo")
+    from tests.test_gazetteer import _belgrade
+
+    gaz, _ = _belgrade(shared_data)
+    res = locate("PCGG+CP Beograd, kamera", gaz)
+    assert (
+        res.chosen is not None
+        and res.chosen.method == "plus_code"
+        and gaz.contains(res.chosen.lat, res.chosen.lon)
+    )
