@@ -1,0 +1,228 @@
+"""The XRPC client behind the Bluesky source: log in, search, refresh, wait out rate limits.
+
+Plain ``requests`` against the PDS (`sources.bluesky.service_url`): ``createSession`` with a handle
+and an app password, ``refreshSession`` when the access token expired, ``searchPosts`` for a
+hashtag. 429 is waited out until ``RateLimit-Reset`` (at most 15 minutes), 5xx and network
+errors are retried with backoff, and every failure becomes one of the ``hiljade.errors.Source*``
+errors. Messages never carry the password or a token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from hiljade import __version__
+from hiljade.errors import RateLimited, SourceAuthError, SourceError, SourceNotFound, SourceUnavailable
+
+PASSWORD_ENV = "HILJADE_BLUESKY_APP_PASSWORD"
+MAX_LIMIT = 100  # searchPosts answers at most 100 posts a page
+MAX_WAIT_SECONDS = 15 * 60.0
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One searchPosts answer, with what it cost to get it."""
+
+    views: tuple[dict[str, Any], ...]
+    cursor: str | None
+    request_url: str  # the URL asked (no token in it)
+    requests: int
+    rate_limit_waits: int
+    waited_seconds: float
+
+
+class BlueskyClient:
+    """A logged-in XRPC client for searchPosts; the password stays in this object, never in messages."""
+
+    def __init__(
+        self,
+        service_url: str,
+        handle: str,
+        password: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        user_agent: str = f"hiljade/{__version__}",
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.server = service_url.rstrip("/")
+        self.handle, self._password = handle, password
+        self.session = session or requests.Session()
+        self.timeout, self.max_retries = timeout, max_retries
+        self.user_agent, self.sleep, self.clock = user_agent, sleep, clock
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self.requests = self.rate_limit_waits = 0
+        self.waited = 0.0
+
+    def search(self, tag: str, *, since: str | None, cursor: str | None, limit: int) -> SearchPage:
+        """One page of posts carrying ``#tag``, newest first (logs in on first use)."""
+        before = (self.requests, self.rate_limit_waits, self.waited)
+        if self._access is None:
+            self.login()
+        params: dict[str, Any] = {
+            "q": f"#{tag}",
+            "tag": tag,
+            "sort": "latest",
+            "limit": min(limit, MAX_LIMIT),
+        }
+        if since:
+            params["since"] = since
+        if cursor:
+            params["cursor"] = cursor
+        data = self._call("GET", "app.bsky.feed.searchPosts", params=params)
+        views = tuple(v for v in data.get("posts") or () if isinstance(v, dict))
+        next_cursor = (
+            data.get("cursor") if isinstance(data.get("cursor"), str) and data.get("cursor") else None
+        )
+        url = f"{self.server}/xrpc/app.bsky.feed.searchPosts?{urlencode(params)}"
+        return SearchPage(
+            views,
+            next_cursor,
+            url,
+            self.requests - before[0],
+            self.rate_limit_waits - before[1],
+            self.waited - before[2],
+        )
+
+    def login(self) -> None:
+        """``createSession`` with the handle and the app password."""
+        try:
+            data = self._call(
+                "POST",
+                "com.atproto.server.createSession",
+                body={"identifier": self.handle, "password": self._password},
+                auth=None,
+            )
+        except SourceAuthError as exc:
+            raise SourceAuthError(
+                f"Bluesky refused the login of {self.handle} on {self.server} ({exc}); check "
+                f"sources.bluesky.handle and {PASSWORD_ENV} (an app password, not the account password)",
+                kind="auth",
+                status=exc.status,
+            ) from None
+        self._store_tokens(data)
+
+    def _refresh_session(self) -> None:
+        try:
+            data = self._call(
+                "POST", "com.atproto.server.refreshSession", auth=self._refresh, retry_auth=False
+            )
+        except SourceError:
+            self.login()
+            return
+        self._store_tokens(data)
+
+    def _store_tokens(self, data: Mapping[str, Any]) -> None:
+        access, refresh = data.get("accessJwt"), data.get("refreshJwt")
+        if not isinstance(access, str) or not access:
+            raise SourceError("createSession answered without an access token", kind="malformed")
+        self._access, self._refresh = access, refresh if isinstance(refresh, str) else None
+
+    def _call(
+        self,
+        method: str,
+        nsid: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        auth: str | None | bool = True,
+        retry_auth: bool = True,
+    ) -> dict[str, Any]:
+        url = f"{self.server}/xrpc/{nsid}"
+        failures = 0
+        refreshed = not retry_auth
+        while True:
+            token = self._access if auth is True else auth or None
+            headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            self.requests += 1
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=body, headers=headers, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                failures = self._backoff(
+                    failures,
+                    SourceUnavailable(f"{nsid} on {self.server}: {type(exc).__name__}", kind="network"),
+                )
+                continue
+            status = response.status_code
+            error = _error_of(response)
+            if status == 200:
+                try:
+                    data = response.json()
+                except ValueError:
+                    failures = self._backoff(
+                        failures,
+                        SourceUnavailable(
+                            f"{nsid} on {self.server}: the answer is not JSON", kind="malformed"
+                        ),
+                    )
+                    continue
+                if not isinstance(data, dict):
+                    raise SourceError(
+                        f"{nsid} on {self.server}: the answer is not a JSON object", kind="malformed"
+                    )
+                return data
+            if status in (400, 401) and error[0] in ("ExpiredToken", "InvalidToken") and not refreshed:
+                refreshed = True
+                self._refresh_session()
+                continue
+            if status == 429:
+                self._wait_rate_limit(response, nsid)
+                continue
+            message = f"HTTP {status} from {nsid} on {self.server}: {error[0]} {error[1]}".rstrip()
+            if status >= 500:
+                failures = self._backoff(failures, SourceUnavailable(message, kind="server", status=status))
+                continue
+            if status in (401, 403):
+                raise SourceAuthError(message, kind="auth", status=status)
+            if status in (404, 410):
+                raise SourceNotFound(message, kind="not_found", status=status)
+            raise SourceError(message, kind="bad_request" if status == 400 else "http", status=status)
+
+    def _backoff(self, failures: int, error: SourceError) -> int:
+        if failures >= self.max_retries:
+            raise error
+        pause = float(2**failures)
+        self.sleep(pause)
+        self.waited += pause
+        return failures + 1
+
+    def _wait_rate_limit(self, response: requests.Response, nsid: str) -> None:
+        reset = response.headers.get("RateLimit-Reset", "")
+        retry = response.headers.get("Retry-After", "")
+        if reset.isdigit():
+            wait = max(1.0, int(reset) - self.clock())
+        elif retry.isdigit():
+            wait = max(1.0, float(retry))
+        else:
+            wait = 60.0
+        if wait > MAX_WAIT_SECONDS:
+            raise RateLimited(
+                f"{nsid} on {self.server}: rate limited for {wait:.0f} s more", retry_after=wait
+            )
+        self.rate_limit_waits += 1
+        self.sleep(wait)
+        self.waited += wait
+
+
+def _error_of(response: requests.Response) -> tuple[str, str]:
+    """(error name, message) of an XRPC error answer; never the request (which may carry a token)."""
+    try:
+        data = response.json()
+    except ValueError:
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    return str(data.get("error") or ""), str(data.get("message") or "")[:200]

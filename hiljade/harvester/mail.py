@@ -1,0 +1,334 @@
+"""`hiljade import mail PATH`: emailed reports (a maildir, an mbox, or a folder of ``.eml`` files).
+
+Each message becomes a post (platform ``mail``): its subject and plain-text body (HTML-only bodies
+converted), and its attached photos, whose EXIF GPS is the strongest location evidence. Photos
+go through the checks of media downloads (size cap `imports.max_attachment_bytes`, allow-listed
+formats, pixel limit); their bytes are not kept, only their sha256 (media rows) and EXIF result
+(``raw["media_exif"]``, read by `hiljade process`). Other attachments are refused and counted.
+
+Privacy: the sender is stored only as the keyed pseudonym of the lower-cased address. The uri is
+``mail:`` + sha256 of the Message-ID (of the raw message without one), ``raw`` holds only safe
+fields (subject, date, attachment names, types and sizes), never the headers, and the text loses
+quoted replies, the signature, forwarded header lines, e-mail addresses, international phone
+numbers and the sender's display name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import hashlib
+import mailbox
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import policy as email_policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from hiljade.config import Config
+from hiljade.errors import MediaRefused, SourceError
+from hiljade.harvester.html_text import html_to_text
+from hiljade.harvester.photos import (
+    ImageCheck,
+    ImportReport,
+    Photo,
+    examine_photo,
+    file_time,
+    hashtags_in,
+    is_known,
+    save_original,
+)
+from hiljade.models.posts import NEW
+from hiljade.models.records import AuthorRecord, PostRecord
+from hiljade.models.store import Store
+
+PLATFORM = "mail"
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w+])\+\d[\d \t/()-]{6,}\d")
+_SIGNATURE = re.compile(r"^(--|__+|-- )\s*$")
+_SENT_FROM = re.compile(r"^(sent from my|poslato sa|послато са|šalje se sa)\b", re.IGNORECASE)
+_ATTRIBUTION = re.compile(
+    r"(wrote|napisao|napisala|napisao/la|написао|написала|написао/ла|schrieb)\s*:\s*$", re.IGNORECASE
+)
+_ORIGINAL = re.compile(r"^-{2,}\s*(original message|izvorna poruka|оригинална порука)\s*-{2,}", re.IGNORECASE)
+_HEADER_LINE = re.compile(
+    r"^\s*(from|to|cc|bcc|reply-to|od|za|šalje|prima|kopija|шаље|прима|од|за)\s*:", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message as read from its container: the raw bytes and a fallback time."""
+
+    data: bytes
+    mtime: dt.datetime
+    origin: str  # the file (or mbox) it came from
+
+
+@dataclass
+class MailItem:
+    """A message converted: the post, its accepted photos and the refused attachments by reason."""
+
+    post: PostRecord
+    photos: list[tuple[str, Photo]] = field(default_factory=list)
+    refused: dict[str, int] = field(default_factory=dict)
+
+
+# ---- containers ---------------------------------------------------------------------------------
+
+
+def detect_container(path: Path) -> str:
+    """``maildir`` (a folder with cur/ and new/), ``eml`` (another folder or a single message file)
+    or ``mbox`` (a file starting with a ``From`` line)."""
+    if path.is_dir():
+        return "maildir" if (path / "cur").is_dir() and (path / "new").is_dir() else "eml"
+    if not path.is_file():
+        raise SourceError(f"{path} is neither a file nor a folder", kind="format")
+    with path.open("rb") as fh:
+        head = fh.read(5)
+    return "mbox" if head == b"From " else "eml"
+
+
+def envelopes(path: Path, container: str) -> Iterator[Envelope]:
+    """The raw messages of a maildir (and its sub-folders), an mbox, or ``.eml`` files, in a stable order."""
+    if container == "mbox":
+        box = mailbox.mbox(path, create=False)
+        mtime = file_time(path)
+        try:
+            for key in box.iterkeys():
+                yield Envelope(box.get_bytes(key), mtime, str(path))
+        finally:
+            box.close()
+    elif container == "maildir":
+        yield from _maildir(mailbox.Maildir(path, factory=None, create=False), path)
+    elif path.is_file():
+        yield Envelope(path.read_bytes(), file_time(path), str(path))
+    else:
+        for file in sorted(p for p in path.rglob("*") if p.suffix.lower() == ".eml" and p.is_file()):
+            yield Envelope(file.read_bytes(), file_time(file), str(file))
+
+
+def _maildir(box: mailbox.Maildir, path: Path) -> Iterator[Envelope]:
+    for key in sorted(box.iterkeys()):
+        message = box.get_message(key)  # a MaildirMessage knows its delivery time (the file's mtime)
+        yield Envelope(box.get_bytes(key), dt.datetime.fromtimestamp(message.get_date(), dt.UTC), str(path))
+    for name in sorted(box.list_folders()):
+        yield from _maildir(box.get_folder(name), path)
+
+
+# ---- one message ---------------------------------------------------------------------------------
+
+
+def message_uri(message: EmailMessage, data: bytes) -> str:
+    """``mail:`` + sha256 of the Message-ID, or of the raw message when it has none."""
+    message_id = "".join(str(message.get("Message-ID", "") or "").split())
+    basis = message_id.encode("utf-8", "replace") if message_id else data
+    return f"{PLATFORM}:{hashlib.sha256(basis).hexdigest()}"
+
+
+def sender(message: EmailMessage) -> tuple[str | None, str | None]:
+    """(lower-cased address, display name) of the From header, or Nones."""
+    try:
+        header = message.get("From")
+        addresses = getattr(header, "addresses", ()) if header is not None else ()
+    except (ValueError, TypeError, IndexError):
+        return None, None
+    for address in addresses:
+        if address.addr_spec and "@" in address.addr_spec:
+            return address.addr_spec.strip().lower(), (address.display_name or "").strip() or None
+    return None, None
+
+
+def sent_at(message: EmailMessage) -> dt.datetime | None:
+    """The Date header as an aware datetime (a date without zone is read as UTC), or None."""
+    try:
+        header = message.get("Date")
+        moment = getattr(header, "datetime", None)
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+    if not isinstance(moment, dt.datetime):
+        return None
+    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _content(part: EmailMessage) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError, AssertionError, UnicodeError):
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return content if isinstance(content, str) else ""
+
+
+def body_text(message: EmailMessage) -> tuple[str, EmailMessage | None]:
+    """The plain text of the message body (HTML converted when there is no plain part), and that part."""
+    try:
+        body = message.get_body(preferencelist=("plain", "html"))
+    except (KeyError, ValueError):
+        body = None
+    if body is None:
+        return "", None
+    content = _content(body)
+    text = html_to_text(content) if body.get_content_subtype() == "html" else content
+    return text.replace("\r\n", "\n"), body
+
+
+def clean_text(text: str, address: str | None, name: str | None) -> str:
+    """The report without quoted replies, signature, header lines or the sender's contact details."""
+    kept: list[str] = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if _SIGNATURE.match(line) or _ATTRIBUTION.search(stripped) or _ORIGINAL.match(stripped):
+            break
+        if stripped.startswith(">") or _SENT_FROM.match(stripped) or _HEADER_LINE.match(stripped):
+            continue
+        kept.append(line.rstrip())
+    return re.sub(r"\n{3,}", "\n\n", redact("\n".join(kept), address, name)).strip()
+
+
+def redact(text: str, address: str | None, name: str | None) -> str:
+    """``text`` without the sender's address and display name, other addresses and phone numbers."""
+    if address:
+        text = re.sub(re.escape(address), "[sender]", text, flags=re.IGNORECASE)
+    if name and len(name) >= 3 and any(ch.isalpha() for ch in name):
+        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "[sender]", text, flags=re.IGNORECASE)
+    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+
+
+def _estimated_size(part: EmailMessage) -> int:
+    """The decoded size of a part, estimated from its encoded payload without decoding it."""
+    payload = part.get_payload(decode=False)
+    length = len(payload) if isinstance(payload, str | bytes) else 0
+    return length * 3 // 4 if part.get("Content-Transfer-Encoding", "").lower() == "base64" else length
+
+
+def attachments(message: EmailMessage, body: EmailMessage | None) -> Iterator[EmailMessage]:
+    """Every leaf part that is an attachment or an inline image (not the body, not alternative texts)."""
+    for part in message.walk():
+        if part.is_multipart() or part is body:
+            continue
+        named = part.get_filename() is not None or part.get_content_disposition() == "attachment"
+        if named or part.get_content_maintype() == "image":
+            yield part
+
+
+def message_to_item(
+    message: EmailMessage, envelope: Envelope, check: ImageCheck, *, container: str, now: dt.datetime
+) -> MailItem:
+    """A parsed message as a post with its checked photos (pure apart from reading the parts)."""
+    uri = message_uri(message, envelope.data)
+    address, name = sender(message)
+    text, body = body_text(message)
+    subject = clean_text(str(message.get("Subject", "") or "").strip(), address, name)
+    full_text = "\n\n".join(t for t in (subject, clean_text(text, address, name)) if t)
+    photos: list[tuple[str, Photo]] = []
+    listed: list[dict[str, Any]] = []
+    refused: dict[str, int] = {}
+    for position, part in enumerate(attachments(message, body), 1):
+        filename = redact(
+            Path(str(part.get_filename() or f"attachment-{position}")).name[:200], address, name
+        )
+        entry: dict[str, Any] = {"name": filename, "type": part.get_content_type()}
+        listed.append(entry)
+        photo, reason = _check_attachment(part, filename, check, entry)
+        if photo is not None:
+            photos.append((f"{uri}/{position}", photo))
+        elif reason:
+            entry["refused"] = reason
+            refused[reason] = refused.get(reason, 0) + 1
+    raw = {
+        "subject": subject,
+        "date": str(message.get("Date", "") or "") or None,
+        "container": container,
+        "attachments": listed,
+        "media_exif": [photo.exif_entry() for _, photo in photos],
+    }
+    post = PostRecord(
+        platform=PLATFORM,
+        server=PLATFORM,
+        native_id=uri.removeprefix(f"{PLATFORM}:"),
+        uri=uri,
+        created_at=sent_at(message) or envelope.mtime,
+        text=full_text,
+        hashtags=hashtags_in(full_text),
+        author=AuthorRecord(PLATFORM, address) if address else None,
+        media=tuple(photo.media(url) for url, photo in photos),
+        raw=raw,
+        fetched_from=envelope.origin,
+        fetched_at=now,
+    )
+    return MailItem(post, photos, refused)
+
+
+def _check_attachment(
+    part: EmailMessage, filename: str, check: ImageCheck, entry: dict[str, Any]
+) -> tuple[Photo | None, str | None]:
+    """(the accepted photo, None) or (None, why it was refused); records size and sha256 in ``entry``."""
+    estimated = _estimated_size(part)
+    if estimated > check.max_bytes + 4096:  # refused before decoding a huge payload
+        entry["bytes"] = estimated
+        return None, "too_large"
+    data = part.get_payload(decode=True)
+    data = data if isinstance(data, bytes) else b""
+    entry["bytes"] = len(data)
+    try:
+        photo = examine_photo(data, filename, check)
+    except MediaRefused as exc:
+        return None, exc.reason
+    entry["sha256"] = photo.sha256
+    return photo, None
+
+
+def parse_message(data: bytes) -> EmailMessage:
+    """The message with the modern policy (headers as objects, ``get_body``, ``get_content``)."""
+    message = email.message_from_bytes(data, policy=email_policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def import_mail(
+    config: Config,
+    store: Store,
+    path: Path,
+    *,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> ImportReport:
+    """Import every message under ``path`` (one transaction per message); see the module docstring."""
+    from hiljade.jobs import author_policy
+
+    container = detect_container(path)
+    check = ImageCheck.from_config(config)
+    policy = author_policy(config)
+    report = ImportReport("mail", container=container)
+    for envelope in envelopes(path, container):
+        report.items += 1
+        try:
+            message = parse_message(envelope.data)
+            if not message.keys():  # not a message at all (no header line)
+                raise ValueError("no headers")
+            uri = message_uri(message, envelope.data)
+        except Exception:  # noqa: BLE001 - a message the email package cannot parse is counted
+            report.unreadable += 1
+            continue
+        with store.connect() as conn:
+            if is_known(conn, PLATFORM, uri):
+                report.known += 1
+                continue
+        now = clock()
+        try:
+            item = message_to_item(message, envelope, check, container=container, now=now)
+        except Exception:  # noqa: BLE001 - broken MIME structure: counted, the run goes on
+            report.unreadable += 1
+            continue
+        with store.transaction() as conn:
+            outcome = save_original(conn, item.post, item.photos, policy, now)
+        report.refused.update(item.refused)
+        if outcome == NEW:
+            report.imported += 1
+            report.photos += len(item.photos)
+            report.located += sum(photo.exif.lat is not None for _, photo in item.photos)
+        else:
+            report.known += 1
+    return report
