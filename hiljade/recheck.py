@@ -1,0 +1,402 @@
+"""`hiljade recheck`: ask each stored post's platform whether it still exists; honour deletions and edits.
+
+Posts are taken oldest ``checked_at`` first (never checked before all), only when older than
+``recheck.min_age`` and not checked within ``recheck.every``, ``recheck.batch_size`` at a time.
+Each batch holds the run lock while it asks and writes, so a harvest waits at most one batch.
+
+Verdicts: a status the server answers 404/410 for is *deleted* and erased (``hiljade.erasure``);
+one whose author has since opted out is erased too; a newer ``edited_at`` updates the text through
+``save_post`` (the earlier text is kept as a version); anything else that answers is *unchanged*.
+A 401, 403, 429, timeout, 5xx or a broken answer means *could not check*: nothing is written for
+that post and the next run asks again.
+
+The ledger gets one ``harvest_runs`` row per run and server (source ``recheck``, hashtag ``""``):
+``pages`` = batches, ``requests``, ``updated_posts`` = edits, ``duplicates`` = unchanged,
+``opted_out`` = erased because the author opted out, ``erased_posts`` = deleted on the platform and
+erased here, ``errors`` = could not check, and ``error_message`` = the tally in words
+("3 deleted and erased, ..."). Each erasure also has its
+``review_log`` row (action ``erase``, reviewer ``recheck``, ``details.run_id``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, or_, select, update
+
+from hiljade.erasure import erase_post
+from hiljade.errors import ConfigError, LockBusy, SourceError
+from hiljade.harvester.poll import STATUS_BY_ERROR, utcnow
+from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
+from hiljade.models.posts import UPDATED, AuthorPolicy, save_post
+from hiljade.models.records import PostRecord
+from hiljade.models.schema import HarvestRun, Post, PostCopy
+from hiljade.models.store import Store
+
+log = logging.getLogger(__name__)
+SOURCE = "recheck"
+PRESENT, DELETED, UNCHECKED = "present", "deleted", "unchecked"
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """A stored post to recheck and every (server, native id) it was seen through."""
+
+    post_id: int
+    platform: str
+    uri: str
+    copies: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the platform said about one post."""
+
+    post_id: int
+    server: str  # where it was asked ("" when there was nowhere to ask)
+    outcome: str  # PRESENT, DELETED or UNCHECKED
+    record: PostRecord | None = None
+    reason: str = ""  # why DELETED or UNCHECKED
+    kind: str = ""  # UNCHECKED: the failure family (auth_error, unavailable, rate_limited, error ...)
+    requests: int = 0
+
+
+class Checker(Protocol):
+    """Asks one platform about a batch of its posts; one Check per ref, never raises SourceError."""
+
+    def check(self, refs: Sequence[PostRef]) -> list[Check]: ...
+
+
+def failure_kind(exc: SourceError) -> str:
+    return next(name for cls, name in STATUS_BY_ERROR if isinstance(exc, cls))
+
+
+def pick_copy(ref: PostRef) -> tuple[str, str] | None:
+    """The copy to ask: the post's home server when we saw it there, else the first copy seen."""
+    home = urlsplit(ref.uri).hostname
+    for server, native_id in ref.copies:
+        if urlsplit(server).hostname == home:
+            return server, native_id
+    return ref.copies[0] if ref.copies else None
+
+
+class MastodonChecker:
+    """``GET /api/v1/statuses/:id`` on one of the post's servers (``MastodonSource.status``)."""
+
+    def __init__(self, client_for: Callable[[str], Any]) -> None:
+        self.client_for = client_for
+        self._clients: dict[str, Any] = {}
+
+    def check(self, refs: Sequence[PostRef]) -> list[Check]:
+        out = []
+        for ref in refs:
+            chosen = pick_copy(ref)
+            if chosen is None:
+                out.append(Check(ref.post_id, "", UNCHECKED, reason="no copy to ask", kind="error"))
+                continue
+            server, native_id = chosen
+            if server not in self._clients:
+                self._clients[server] = self.client_for(server)
+            client = self._clients[server]
+            before = client.total_requests
+            try:
+                record = client.status(native_id)
+            except SourceError as exc:
+                out.append(Check(ref.post_id, server, UNCHECKED, reason=str(exc), kind=failure_kind(exc),
+                                 requests=client.total_requests - before))
+                continue
+            spent = client.total_requests - before
+            if record is None:
+                out.append(Check(ref.post_id, server, DELETED, reason=f"{server} answers 404/410 for it",
+                                 requests=spent))
+            else:
+                out.append(Check(ref.post_id, server, PRESENT, record=record, requests=spent))
+        return out
+
+
+class LookupChecker:
+    """A batch lookup ``ids -> {id: record, or None when deleted}`` (X/Twitter); an id missing from
+    the answer could not be checked, a SourceError leaves the whole batch unchecked."""
+
+    def __init__(self, source: Any, server: str, *, budget: Callable[[], int] | None = None) -> None:
+        self.source = source
+        self.server = server
+        self.budget = budget  # posts the platform still lets us read (X counts lookups in its cap)
+
+    def check(self, refs: Sequence[PostRef]) -> list[Check]:
+        wanted = {ref.post_id: pick_copy(ref) for ref in refs}
+        ids = [c[1] for c in wanted.values() if c is not None]
+        before = getattr(self.source, "total_requests", 0)
+        found: Mapping[str, PostRecord | None] = {}
+        error: SourceError | None = None
+        left = self.budget() if self.budget is not None and ids else None
+        if left is not None and left < len(ids):
+            error = SourceError(f"{self.server}: {left} posts left in this month's budget, "
+                                f"{len(ids)} to look up; next month", kind="budget_exhausted")
+        elif ids:
+            try:
+                found = self.source.lookup(ids)
+            except SourceError as exc:
+                error = exc
+        spent = getattr(self.source, "total_requests", 0) - before
+        out = []
+        for ref in refs:
+            chosen = wanted[ref.post_id]
+            cost, spent = spent, 0  # the batch's requests are booked on its first check
+            if chosen is None or error is not None or chosen[1] not in found:
+                reason = str(error) if error else "not in the answer (withheld, protected or no copy)"
+                kind = "error" if error is None else failure_kind(error)
+                if error is not None and error.kind == "budget_exhausted":
+                    kind = error.kind
+                out.append(Check(ref.post_id, self.server, UNCHECKED, reason=reason, kind=kind,
+                                 requests=cost))
+            elif found[chosen[1]] is None:
+                out.append(Check(ref.post_id, self.server, DELETED, reason="the API says it does not exist",
+                                 requests=cost))
+            else:
+                out.append(Check(ref.post_id, self.server, PRESENT, record=found[chosen[1]], requests=cost))
+        return out
+
+
+@dataclass
+class RecheckReport:
+    """What a recheck run did."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    requests: int = 0
+    busy: str | None = None  # the LockBusy message when another run held the lock
+    stopped: bool = False
+    notes: list[str] = field(default_factory=list)  # platforms not rechecked, and why
+
+    def summary(self) -> str:
+        c = self.counts
+        text = (
+            f"recheck: {c['checked']} posts in {self.batches} batches ({self.requests} requests): "
+            f"{c['deleted']} deleted and erased, {c['opted_out']} opted out and erased, "
+            f"{c['edited']} edited, {c['unchanged']} unchanged, {c['unchecked']} could not be checked"
+        )
+        if self.stopped:
+            text += "; stopped on request"
+        return text
+
+
+_NO_LOCK: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+
+
+class Rechecker:
+    """Rechecks due posts against their platforms and writes what it learns (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        policy: AuthorPolicy,
+        checkers: Mapping[str, Checker],
+        *,
+        batch_size: int = 100,
+        min_age: dt.timedelta = dt.timedelta(days=1),
+        every: dt.timedelta = dt.timedelta(days=7),
+        lock: Callable[[], contextlib.AbstractContextManager[Any]] = _NO_LOCK,
+        clock: Callable[[], dt.datetime] = utcnow,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.store, self.policy, self.checkers = store, policy, dict(checkers)
+        self.batch_size, self.min_age, self.every = batch_size, min_age, every
+        self.lock, self.clock, self.should_stop = lock, clock, should_stop
+        self.run_id = str(uuid.uuid4())
+        self.report = RecheckReport()
+        self._rows: dict[str, int] = {}  # server -> ledger row of this run
+        self._tally: dict[str, Counter[str]] = {}
+        self._failures: dict[str, Counter[str]] = {}
+        self._first_failure: dict[str, str] = {}
+
+    def _due(self, now: dt.datetime) -> Any:
+        p = Post.__table__
+        return (
+            p.c.deleted_at.is_(None),
+            p.c.platform.in_(sorted(self.checkers)),
+            p.c.created_at <= now - self.min_age,
+            or_(p.c.checked_at.is_(None), p.c.checked_at <= now - self.every),
+        )
+
+    def due_ids(self) -> list[int]:
+        """Ids of the posts due for a recheck, in the order they will be asked."""
+        if not self.checkers:
+            return []
+        p = Post.__table__
+        query = (
+            select(p.c.id)
+            .where(*self._due(self.clock()))
+            .order_by(p.c.checked_at.is_not(None), p.c.checked_at, p.c.id)
+        )
+        with self.store.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def run(self, *, max_batches: int = 0) -> RecheckReport:
+        """Recheck every due post (or ``max_batches`` batches); stops on ``should_stop`` or a busy lock."""
+        ids = self.due_ids()
+        if not ids:
+            try:
+                with self.lock(), self.store.transaction() as conn:
+                    self._record(conn, "", Counter(), self.clock(), note="nothing was due for a recheck")
+            except LockBusy as exc:
+                self.report.busy = str(exc)
+            return self.report
+        chunks = [ids[i : i + self.batch_size] for i in range(0, len(ids), self.batch_size)]
+        for number, chunk in enumerate(chunks):
+            if max_batches and number >= max_batches:
+                break
+            if self.should_stop is not None and self.should_stop():
+                self.report.stopped = True
+                break
+            try:
+                with self.lock():
+                    self._batch(chunk)
+            except LockBusy as exc:
+                self.report.busy = str(exc)
+                break
+        return self.report
+
+    def _batch(self, chunk: Sequence[int]) -> None:
+        with self.store.connect() as conn:
+            refs = _refs(conn, chunk, self._due(self.clock()))
+        if not refs:  # another run checked them meanwhile
+            return
+        checks: list[Check] = []
+        for platform in sorted({r.platform for r in refs}):
+            checks.extend(self.checkers[platform].check([r for r in refs if r.platform == platform]))
+        by_id = {r.post_id: r for r in refs}
+        tallies: dict[str, Counter[str]] = {}
+        now = self.clock()
+        with self.store.transaction() as conn:
+            for check in checks:
+                outcome, kind, reason = self._apply(conn, check, by_id[check.post_id], now)
+                tally = tallies.setdefault(check.server, Counter())
+                tally[outcome] += 1
+                tally["checked"] += 1
+                tally["requests"] += check.requests
+                if outcome == "unchecked":
+                    log.info("post %s: could not check on %s: %s", check.post_id, check.server, reason)
+                    self._failures.setdefault(check.server, Counter())[kind] += 1
+                    self._first_failure.setdefault(check.server, reason)
+            for server, tally in tallies.items():
+                self._record(conn, server, tally, now)
+        self.report.batches += 1
+        for tally in tallies.values():
+            self.report.requests += tally.pop("requests", 0)
+            self.report.counts.update(tally)
+
+    def _apply(self, conn: Connection, check: Check, ref: PostRef, now: dt.datetime) -> tuple[str, str, str]:
+        """Write what ``check`` says; returns (outcome, failure kind, reason)."""
+        if check.outcome == UNCHECKED:
+            return "unchecked", check.kind or "error", check.reason
+        details = {"run_id": self.run_id, "checked_on": check.server}
+        if check.outcome == DELETED:
+            erase_post(conn, ref.post_id, self.policy.secret, now,
+                       reason=f"deleted at the source: {check.reason}", details=details)
+            return "deleted", "", ""
+        record = check.record
+        assert record is not None
+        if record.author is not None and record.author.opt_out:
+            erase_post(conn, ref.post_id, self.policy.secret, now,
+                       reason=f"the author opted out ({record.author.opt_out})", details=details)
+            return "opted_out", "", ""
+        if record.uri != ref.uri:  # the server answered with another post: trust nothing
+            return "unchecked", "error", f"{check.server} answered with a different post"
+        outcome = save_post(conn, record, self.policy, now)
+        p = Post.__table__
+        conn.execute(update(p).where(p.c.id == ref.post_id).values(checked_at=now))
+        return ("edited" if outcome == UPDATED else "unchanged"), "", ""
+
+    def _record(self, conn: Connection, server: str, tally: Counter[str], now: dt.datetime,
+                note: str | None = None) -> None:
+        """Add a batch to this run's ledger row for ``server`` and bring its status and tally up to date."""
+        if server not in self._rows:
+            self._rows[server] = start_run(conn, self.run_id, Cursor(SOURCE, server, ""), now)
+        row = self._rows[server]
+        total = self._tally.setdefault(server, Counter())
+        total.update(tally)
+        add_to_run(conn, row, pages=1 if tally else 0, requests=tally["requests"],
+                   updated_posts=tally["edited"], duplicates=tally["unchanged"],
+                   opted_out=tally["opted_out"], erased_posts=tally["deleted"], errors=tally["unchecked"])
+        failures = self._failures.get(server, Counter())
+        answered = total["checked"] - total["unchecked"]
+        status = failures.most_common(1)[0][0] if failures and not answered else "ok"
+        message = note or (
+            f"{total['checked']} checked: {total['deleted']} deleted and erased, "
+            f"{total['opted_out']} opted out and erased, {total['edited']} edited, "
+            f"{total['unchanged']} unchanged, {total['unchecked']} could not be checked"
+        )
+        if server in self._first_failure:
+            message += f" (first failure: {self._first_failure[server][:300]})"
+        finish_run(conn, row, status, now, message=message)
+
+
+def _refs(conn: Connection, ids: Sequence[int], due: Any) -> list[PostRef]:
+    """The posts among ``ids`` still due (another run may have checked or erased some meanwhile)."""
+    p, c = Post.__table__, PostCopy.__table__
+    rows = conn.execute(select(p.c.id, p.c.platform, p.c.uri).where(p.c.id.in_(list(ids)), *due)).all()
+    copies: dict[int, list[tuple[str, str]]] = {}
+    for post_id, server, native_id in conn.execute(
+        select(c.c.post_id, c.c.server, c.c.native_id).where(c.c.post_id.in_(list(ids))).order_by(c.c.id)
+    ):
+        copies.setdefault(post_id, []).append((server, native_id))
+    order = {post_id: n for n, post_id in enumerate(ids)}
+    refs = [PostRef(r.id, r.platform, r.uri, tuple(copies.get(r.id, ()))) for r in rows]
+    return sorted(refs, key=lambda r: order[r.post_id])
+
+
+def twitter_reads_this_month(conn: Connection, server: str, now: dt.datetime) -> int:
+    """Tweets read this calendar month (UTC): by the harvester (``twitter`` rows) and by recheck."""
+    from sqlalchemy import func
+
+    t = HarvestRun.__table__
+    start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
+    read = t.c.new_posts + t.c.duplicates + t.c.updated_posts + t.c.opted_out
+    mine = or_(t.c.source == "twitter", (t.c.source == SOURCE) & (t.c.server == server))
+    return int(conn.execute(select(func.coalesce(func.sum(read), 0)).where(mine, t.c.started_at >= start))
+               .scalar_one())
+
+
+def checkers_from_config(
+    config: Any, store: Store, *, sleep: Callable[[float], None] | None = None
+) -> tuple[dict[str, Checker], list[str]]:
+    """The checkers this configuration allows, and a note for each platform left out."""
+    import time
+
+    from hiljade import jobs
+
+    pause = sleep or time.sleep
+    def mastodon_client(server: str) -> Any:
+        return jobs.mastodon_feeds(config, server=server, sleep=pause)[0].client
+
+    checkers: dict[str, Checker] = {"mastodon": MastodonChecker(mastodon_client)}
+    notes = []
+    if config.get("sources.twitter.enabled"):
+        feeds = getattr(jobs, "twitter_feeds", None)
+        try:
+            if feeds is None:
+                raise ImportError("hiljade.jobs has no twitter_feeds")
+            client = feeds(config, sleep=pause)[0].client
+            cap = int(config.get("sources.twitter.monthly_cap", 0))
+
+            def budget() -> int:
+                with store.connect() as conn:
+                    return cap - twitter_reads_this_month(conn, client.server, utcnow())
+
+            checkers["twitter"] = LookupChecker(client, client.server, budget=budget)
+        except (ImportError, ConfigError) as exc:
+            notes.append(f"X/Twitter posts are not rechecked: {exc}")
+    else:
+        notes.append("X/Twitter posts are not rechecked: sources.twitter.enabled is false")
+    for note in notes:
+        log.info(note)
+    return checkers, notes

@@ -1,0 +1,232 @@
+"""`hiljade status`: every feed's last run from the ledger, and what needs a human.
+
+Feeds are the ``harvest_runs`` ledger's (source, server, hashtag) triples (``hiljade.models.ledger
+.last_runs``), plus configured Mastodon feeds that never ran. Warnings, each with a ``kind``:
+
+- ``failed``: the newest run(s) of a feed failed (``stats.FAILED``), with how many in a row;
+- ``empty``: a feed that answered but has never returned a post (a server that closed its
+  public hashtag feeds often looks like this);
+- ``stuck``: a run still ``running`` long after it started (``stats.STALE_RUNNING``);
+- ``silent``: no new post for ``sources.<source>.empty_feed_warning_days``;
+- ``overdue``: an enabled source not harvested for 4 intervals (at least 6 hours): is
+  `hiljade run` or cron still running?;
+- ``never``: an enabled X/Twitter or Bluesky source with no run at all;
+- ``twitter_cap``: posts read from X this calendar month (harvest and recheck, from the ledger)
+  at ``cap_warning_share`` of ``sources.twitter.monthly_cap`` or more;
+- ``geocoder_refused``: the newest geocoder row (written by `hiljade run`'s process job) says it
+  refused us;
+- ``lock_held``: the run lock has been held longer than ``STALE_RUNNING``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from hiljade.config import Config, parse_duration
+from hiljade.models.ledger import last_runs
+from hiljade.models.schema import HarvestCursor, HarvestRun
+from hiljade.recheck import twitter_reads_this_month
+from hiljade.runlock import Holder
+from hiljade.stats import FAILED, STALE_RUNNING
+
+SPECIAL = ("geocoder",)  # ledger sources that are not feeds
+OVERDUE_FACTOR = 4
+OVERDUE_MINIMUM = dt.timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something that needs a human."""
+
+    kind: str
+    subject: str
+    message: str
+
+
+@dataclass
+class Status:
+    feeds: list[dict[str, Any]] = field(default_factory=list)
+    geocoder: list[dict[str, Any]] = field(default_factory=list)
+    twitter: dict[str, Any] | None = None
+    lock: Holder | None = None
+    alerts: list[Alert] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (times as ISO strings)."""
+        return _jsonable(
+            {
+                "feeds": self.feeds,
+                "geocoder": self.geocoder,
+                "twitter": self.twitter,
+                "lock": self.lock.as_dict() if self.lock else None,
+                "warnings": [asdict(a) for a in self.alerts],
+            }
+        )
+
+
+def collect_status(
+    conn: Connection, config: Config, *, now: dt.datetime, lock: Holder | None = None
+) -> Status:
+    """The status of every feed, the X budget, the geocoder and the lock, with the warnings."""
+    status = Status(lock=lock)
+    runs = last_runs(conn)
+    cursors = {
+        (r.source, r.server, r.hashtag): r
+        for r in conn.execute(select(HarvestCursor.__table__))
+    }
+    for run in runs:
+        key = (run["source"], run["server"], run["hashtag"])
+        if run["source"] in SPECIAL:
+            status.geocoder.append(run)
+            continue
+        cursor = cursors.get(key)
+        run = dict(run)
+        run["last_post_at"] = cursor.last_post_at if cursor is not None else None
+        run["failed_in_a_row"] = _failed_in_a_row(conn, *key)
+        status.feeds.append(run)
+        status.alerts.extend(_feed_alerts(run, config, now))
+    seen = {(f["source"], f["server"], f["hashtag"]) for f in status.feeds}
+    if config.get("sources.mastodon.enabled"):
+        for server in config.mastodon_servers:
+            for tag in config.hashtags:
+                if ("mastodon", server.url, tag) not in seen:
+                    status.feeds.append({"source": "mastodon", "server": server.url, "hashtag": tag,
+                                         "status": "never run"})
+    for source in ("twitter", "bluesky"):
+        if config.get(f"sources.{source}.enabled") and not any(f["source"] == source for f in status.feeds):
+            status.alerts.append(Alert("never", source, f"{source}: enabled but never harvested; run "
+                                       f"`hiljade run` (or harvest it from cron)"))
+    status.twitter = _twitter(conn, config, now, status.alerts)
+    for row in status.geocoder:
+        if row["status"] == "refused":
+            status.alerts.append(Alert(
+                "geocoder_refused", row["server"],
+                f"geocoder {row['server']} refused us at {row['started_at']:%Y-%m-%d %H:%M}Z: "
+                f"{row['error_message']}; check geocoder.user_agent and the service's usage policy"))
+    if lock is not None and lock.since is not None and now - lock.since > STALE_RUNNING:
+        status.alerts.append(Alert("lock_held", "run lock", f"the run lock is held {lock.describe()}: "
+                                   "a stuck run blocks every harvest; check that process"))
+    return status
+
+
+def _failed_in_a_row(conn: Connection, source: str, server: str, hashtag: str) -> int:
+    t = HarvestRun.__table__
+    statuses = conn.execute(
+        select(t.c.status)
+        .where(t.c.source == source, t.c.server == server, t.c.hashtag == hashtag)
+        .order_by(t.c.id.desc())
+        .limit(50)
+    ).scalars()
+    count = 0
+    for value in statuses:
+        if value not in FAILED:
+            break
+        count += 1
+    return count
+
+
+def _feed_alerts(run: dict[str, Any], config: Config, now: dt.datetime) -> list[Alert]:
+    source = run["source"]
+    name = f"{source} {run['server']}" + (f" #{run['hashtag']}" if run["hashtag"] else "")
+    alerts = []
+    if run["status"] in FAILED:
+        times = run["failed_in_a_row"]
+        what = "the last run" if times == 1 else f"the last {times} runs in a row"
+        said = f"{name}: {what} failed ({run['status']}): {run['error_message']}"
+        alerts.append(Alert("failed", name, said))
+    elif run["status"] == "empty":
+        alerts.append(Alert("empty", name, f"{name}: the feed answers but has never returned a post; is it "
+                                           "still public on that server?"))
+    elif run["status"] == "running" and now - run["started_at"] > STALE_RUNNING:
+        alerts.append(Alert("stuck", name, f"{name}: a run started {run['started_at']:%Y-%m-%d %H:%M}Z never "
+                                           "finished"))
+    section = config.get(f"sources.{source}")
+    if not isinstance(section, dict) or not section.get("enabled"):
+        return alerts
+    if source == "mastodon" and run["server"] not in {s.url for s in config.mastodon_servers}:
+        return alerts  # a server taken out of the configuration
+    days = section.get("empty_feed_warning_days", 30)
+    newest = run.get("last_post_at")
+    if newest is not None and now - newest > dt.timedelta(days=days):
+        alerts.append(Alert("silent", name, f"{name}: no new post for {(now - newest).days} days (since "
+                                            f"{newest:%Y-%m-%d}; sources.{source}.empty_feed_warning_days is "
+                                            f"{days}); check that the feed still answers"))
+    interval = dt.timedelta(seconds=parse_duration(section.get("interval", "15m")))
+    late = max(OVERDUE_FACTOR * interval, OVERDUE_MINIMUM)
+    if now - run["started_at"] > late:
+        alerts.append(Alert("overdue", name, f"{name}: not harvested since {run['started_at']:%Y-%m-%d %H:%M}"
+                                             f"Z (sources.{source}.interval is {section.get('interval')}); "
+                                             "is `hiljade run` or cron still running?"))
+    return alerts
+
+
+def _twitter(
+    conn: Connection, config: Config, now: dt.datetime, alerts: list[Alert]
+) -> dict[str, Any] | None:
+    t = HarvestRun.__table__
+    used_before = conn.execute(select(t.c.id).where(t.c.source == "twitter").limit(1)).first()
+    if not config.get("sources.twitter.enabled") and used_before is None:
+        return None
+    server = str(config.get("sources.twitter.api_url", "")).rstrip("/")
+    try:
+        from hiljade.harvester.twitter import normalize_api_url
+
+        server = normalize_api_url(server)
+    except Exception:  # noqa: BLE001, S110 - without the X module, the configured URL as written
+        pass
+    cap = int(config.get("sources.twitter.monthly_cap", 0))
+    share = float(config.get("sources.twitter.cap_warning_share", 0.9))
+    read = twitter_reads_this_month(conn, server, now)
+    since = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
+    info = {"read_this_month": read, "monthly_cap": cap, "warning_share": share, "since": since}
+    if config.get("sources.twitter.enabled") and cap > 0 and read >= cap * share:
+        used = "used up" if read >= cap else f"{read / cap:.0%} used"
+        alerts.append(Alert("twitter_cap", "twitter",
+                            f"X/Twitter: {read} of sources.twitter.monthly_cap={cap} posts read since "
+                            f"{since:%Y-%m-%d} ({used}); harvesting stops at the cap until next month"))
+    return info
+
+
+COLUMNS = (
+    ("source", 9), ("server", 34), ("hashtag", 15), ("last run", 17), ("status", 16), ("new", 6),
+    ("edited", 6), ("errors", 6), ("waits", 5), ("cursor", 20), ("last post", 10),
+)
+
+
+def table_lines(status: Status) -> list[str]:
+    """The status as a plain text table and a few lines below it."""
+    lines = ["  ".join(name.ljust(width) for name, width in COLUMNS).rstrip()]
+    for feed in status.feeds:
+        started, last_post = feed.get("started_at"), feed.get("last_post_at")
+        cells = (
+            feed["source"], feed["server"] or "-", feed["hashtag"] or "-",
+            f"{started:%Y-%m-%d %H:%M}" if started else "never", feed["status"],
+            feed.get("new_posts", ""), feed.get("updated_posts", ""), feed.get("errors", ""),
+            feed.get("rate_limit_waits", ""), feed.get("cursor_after") or "-",
+            f"{last_post:%Y-%m-%d}" if last_post else "-",
+        )
+        lines.append("  ".join(str(v).ljust(w) for v, (_, w) in zip(cells, COLUMNS, strict=True)).rstrip())
+    if status.twitter:
+        tw = status.twitter
+        cap = f" of {tw['monthly_cap']}" if tw["monthly_cap"] else ""
+        lines.append(f"X/Twitter: {tw['read_this_month']}{cap} posts read since {tw['since']:%Y-%m-%d}")
+    for row in status.geocoder:
+        note = f": {row['error_message']}" if row["status"] == "refused" else ""
+        lines.append(f"geocoder {row['server']}: {row['status']} at {row['started_at']:%Y-%m-%d %H:%M}Z, "
+                     f"{row['requests']} requests{note}")
+    lines.append(f"run lock: held {status.lock.describe()}" if status.lock else "run lock: free")
+    return lines
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
