@@ -1,0 +1,170 @@
+"""Export commands: sites, sightings and posts as CSV, GeoJSON, OSM XML (sites) or JSON lines."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from hiljade import jobs
+from hiljade.cli import get_config, handle_errors, main, summary
+from hiljade.export.filters import ExportFilter, parse_bbox, parse_when
+
+FORMATS = ("csv", "geojson", "osm", "jsonl")
+SITE_STATUSES = ("unverified", "verified", "rejected", "merged")
+SIGHTING_STATUSES = ("auto", "pending_review", "confirmed", "rejected")
+
+
+def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str | None], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+    return callback
+
+
+def export_options(statuses: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options every export shares: format, output, filters, --excel."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        options = [
+            click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True),
+            click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         help="Write to this file instead of stdout."),
+            click.option("--status", "statuses", type=click.Choice(statuses), multiple=True,
+                         help="Keep only this status (repeat for several)."),
+            click.option("--since", callback=_parsed(parse_when), help="From this date (YYYY-MM-DD, UTC)."),
+            click.option("--until", callback=_parsed(lambda v: parse_when(v, end=True)),
+                         help="Up to and including this date (YYYY-MM-DD, UTC)."),
+            click.option("--bbox", callback=_parsed(parse_bbox), metavar="MINLON,MINLAT,MAXLON,MAXLAT",
+                         help="Keep only what lies in this box."),
+            click.option("--min-reports", type=click.IntRange(min=0), default=None,
+                         help="Keep only sites (or what lies in sites) with at least N independent reports."),
+            click.option("--excel", is_flag=True, help="CSV: start with a byte-order mark for Excel."),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def include_authors_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--include-authors", is_flag=True,
+                        help="Add the author pseudonym (the handle, if stored) and the post's address.")(func)
+
+
+@contextlib.contextmanager
+def _opened(output: Path | None) -> Iterator[TextIO]:
+    """stdout, or a temporary file beside ``output`` that replaces it only when the export succeeded."""
+    if output is None:
+        yield sys.stdout
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.resolve().parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.replace(tmp, output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write(fmt: str, rows: Any, fields: tuple[str, ...], out: TextIO, *, excel: bool,
+           operator: str | None = None) -> int:
+    from hiljade.export.geojson import write_geojson
+    from hiljade.export.osm import write_osm
+    from hiljade.export.writers import write_csv, write_jsonl
+
+    if fmt == "csv":
+        return write_csv(rows, fields, out, excel=excel)
+    if fmt == "geojson":
+        return write_geojson(rows, fields, out)
+    if fmt == "osm":
+        return write_osm(rows, out, operator=operator)
+    return write_jsonl(rows, fields, out)
+
+
+def _run(ctx: click.Context, kind: str, fmt: str, output: Path | None, flt: ExportFilter, excel: bool,
+         rows_of: Callable[[Any], Any], fields: tuple[str, ...], note: str = "", **write: Any) -> None:
+    store = jobs.open_store(get_config(ctx))
+    with _opened(output) as out, store.connect() as conn:
+        count = _write(fmt, rows_of(conn), fields, out, excel=excel, **write)
+    described = flt.describe()
+    summary(f"export: {count} {kind} as {fmt} to {output or 'stdout'}"
+            f"{' (' + described + ')' if described else ''}{note}")
+
+
+def _sites_only(fmt: str, kind: str) -> None:
+    if fmt == "osm":
+        raise click.UsageError(
+            f"OSM XML holds camera sites only: use `hiljade export sites --format osm`, or export {kind} "
+            "as csv, geojson or jsonl"
+        )
+
+
+@main.group()
+def export() -> None:
+    """Export data for partners and researchers (stdout unless -o); no author identity unless asked."""
+
+
+@export.command("sites")
+@export_options(SITE_STATUSES)
+@click.option("--operator", default=None, help="OSM: the operator tag for every camera (e.g. the police).")
+@click.pass_context
+@handle_errors
+def export_sites(ctx: click.Context, fmt: str, output: Path | None, statuses: tuple[str, ...], since: Any,
+                 until: Any, bbox: Any, min_reports: int | None, excel: bool, operator: str | None) -> None:
+    """Camera sites with their reports and attributes (merged and rejected ones only with --status)."""
+    from hiljade.export.sites import SITE_FIELDS, site_rows
+
+    flt = ExportFilter(statuses, since, until, bbox, min_reports)
+    _run(ctx, "sites", fmt, output, flt, excel, lambda conn: site_rows(conn, flt), SITE_FIELDS,
+         operator=operator)
+
+
+@export.command("sightings")
+@export_options(SIGHTING_STATUSES)
+@include_authors_option
+@click.option("--candidates", is_flag=True, help="Every candidate position, not only each post's chosen one.")
+@click.pass_context
+@handle_errors
+def export_sightings(ctx: click.Context, fmt: str, output: Path | None, statuses: tuple[str, ...], since: Any,
+                     until: Any, bbox: Any, min_reports: int | None, excel: bool, include_authors: bool,
+                     candidates: bool) -> None:
+    """Sightings: each post's chosen camera position (rejected ones only with --status)."""
+    from hiljade.export.sightings import sighting_fields, sighting_rows
+
+    _sites_only(fmt, "sightings")
+    flt = ExportFilter(statuses, since, until, bbox, min_reports)
+    _run(ctx, "sightings", fmt, output, flt, excel,
+         lambda conn: sighting_rows(conn, flt, include_authors=include_authors, candidates=candidates),
+         sighting_fields(include_authors), " with author pseudonyms" if include_authors else "")
+
+
+@export.command("posts")
+@export_options(("located", "pending_review", "nothing", "outside_area"))
+@include_authors_option
+@click.pass_context
+@handle_errors
+def export_posts(ctx: click.Context, fmt: str, output: Path | None, statuses: tuple[str, ...], since: Any,
+                 until: Any, bbox: Any, min_reports: int | None, excel: bool, include_authors: bool) -> None:
+    """Posts with where they were placed (--status is the pipeline's outcome); deleted posts left out."""
+    from hiljade.export.posts import post_fields, post_rows
+
+    _sites_only(fmt, "posts")
+    flt = ExportFilter(statuses, since, until, bbox, min_reports)
+    _run(ctx, "posts", fmt, output, flt, excel,
+         lambda conn: post_rows(conn, flt, include_authors=include_authors),
+         post_fields(include_authors), " with author pseudonyms" if include_authors else "")

@@ -1,0 +1,179 @@
+"""What reviewers look at: the queue of sightings waiting for a decision, and one sighting in full."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, not_, or_, select
+
+from hiljade.errors import ReviewError
+from hiljade.models.schema import Media, Post, PostLocation, ReviewLog, Sighting, Site
+
+EXCERPT = 80
+
+
+def osm_link(lat: float, lon: float, zoom: int = 19) -> str:
+    """A link that shows the position on openstreetmap.org with a marker."""
+    return (
+        f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map={zoom}/{lat:.6f}/{lon:.6f}"
+    )
+
+
+def excerpt(text: str | None, deleted: bool = False, width: int = EXCERPT) -> str:
+    """The start of a post's text on one line."""
+    if deleted:
+        return "[deleted post]"
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One line of `hiljade review list`."""
+
+    id: int
+    post_id: int
+    chosen: bool
+    method: str
+    precision_m: float
+    status: str
+    matched: str
+    site_id: int | None
+    excerpt: str
+
+
+def queue(conn: Connection, *, status: str = "pending_review", limit: int | None = None) -> list[QueueItem]:
+    """Sightings with ``status`` that a reviewer decides on: each post's chosen sighting, and every
+    candidate of a post the pipeline left for review without choosing (ambiguous places); oldest first.
+    A post a reviewer gave a point to (a `manual` sighting) no longer waits for review."""
+    s, p, pl = Sighting.__table__, Post.__table__, PostLocation.__table__
+    other = s.alias("other")
+    no_chosen = not_(exists().where(and_(other.c.post_id == s.c.post_id, other.c.chosen.is_(True))))
+    manual = s.alias("manual")  # a reviewer's point settles the post
+    no_manual = not_(exists().where(and_(manual.c.post_id == s.c.post_id, manual.c.method == "manual",
+                                         manual.c.status != "rejected", manual.c.id != s.c.id)))
+    query = (
+        select(s.c.id, s.c.post_id, s.c.chosen, s.c.method, s.c.precision_m, s.c.status, s.c.matched,
+               s.c.site_id, p.c.text, p.c.deleted_at)
+        .select_from(s.join(p, p.c.id == s.c.post_id).outerjoin(pl, pl.c.post_id == s.c.post_id))
+        .where(s.c.status == status)
+        .where(or_(s.c.chosen.is_(True), and_(pl.c.outcome == "pending_review", no_chosen)))
+        .where(or_(s.c.status != "pending_review", no_manual))
+        .order_by(s.c.id)
+    )
+    if limit:
+        query = query.limit(limit)
+    return [
+        QueueItem(r.id, r.post_id, bool(r.chosen), r.method, float(r.precision_m), r.status, r.matched or "",
+                  r.site_id, excerpt(r.text, r.deleted_at is not None))
+        for r in conn.execute(query)
+    ]
+
+
+@dataclass
+class SightingView:
+    """Everything `hiljade review show` prints: the post, its candidates, the site, the history."""
+
+    sighting: dict[str, Any]
+    post: dict[str, Any]
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    media: list[dict[str, Any]] = field(default_factory=list)
+    site: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _plain(mapping: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in dict(mapping).items()}
+
+
+def describe(conn: Connection, sighting_id: int) -> SightingView:
+    """The sighting, its post (text, link, media), every candidate of the post with its evidence and
+    a map link, the site it is in (else the site of the post's chosen sighting), and the review
+    history of the post's sightings and that site."""
+    s, p, m, st, log = (Sighting.__table__, Post.__table__, Media.__table__, Site.__table__,
+                        ReviewLog.__table__)
+    row = conn.execute(select(s).where(s.c.id == sighting_id)).first()
+    if row is None:
+        raise ReviewError(f"there is no sighting {sighting_id}; see `hiljade review list`")
+    post = conn.execute(
+        select(p.c.id, p.c.platform, p.c.url, p.c.uri, p.c.created_at, p.c.text, p.c.deleted_at)
+        .where(p.c.id == row.post_id)
+    ).one()
+    view = SightingView(sighting=_plain(row._mapping), post=_plain(post._mapping))
+    if post.deleted_at is not None:
+        view.post["text"] = ""
+    for cand in conn.execute(select(s).where(s.c.post_id == row.post_id).order_by(s.c.id)):
+        item = _plain(cand._mapping)
+        item["osm"] = osm_link(cand.lat, cand.lon)
+        view.candidates.append(item)
+    view.sighting["osm"] = osm_link(row.lat, row.lon)
+    view.media = [
+        _plain(r._mapping)
+        for r in conn.execute(
+            select(m.c.position, m.c.type, m.c.url, m.c.alt_text).where(m.c.post_id == row.post_id)
+            .order_by(m.c.position)
+        )
+    ]
+    site_id = row.site_id
+    if site_id is None:  # the site the post's point went to (its chosen one, or a reviewer's)
+        site_id = next((c["site_id"] for c in reversed(view.candidates) if c["site_id"]), None)
+    if site_id is not None:
+        site = conn.execute(select(st).where(st.c.id == site_id)).first()
+        if site is not None:
+            view.site = _plain(site._mapping)
+            view.site["osm"] = osm_link(site.lat, site.lon)
+    targets = [and_(log.c.target == "sighting", log.c.target_id.in_([c["id"] for c in view.candidates]))]
+    if site_id is not None:
+        targets.append(and_(log.c.target == "site", log.c.target_id == site_id))
+    view.history = [
+        _plain(r._mapping)
+        for r in conn.execute(
+            select(log.c.at, log.c.reviewer, log.c.action, log.c.target, log.c.target_id, log.c.reason)
+            .where(or_(*targets)).order_by(log.c.at, log.c.id)
+        )
+    ]
+    return view
+
+
+def render(view: SightingView) -> str:
+    """``view`` as the text `hiljade review show` prints."""
+    sg, post = view.sighting, view.post
+    lines = [
+        f"sighting {sg['id']} ({'chosen' if sg['chosen'] else 'not chosen'}, {sg['status']}) "
+        f"of post {post['id']}, posted {post['created_at']}",
+        f"post: {post['url'] or post['uri']}" + (" [deleted]" if post["deleted_at"] else ""),
+        "text:",
+        *("  " + line for line in (post["text"] or "").splitlines() or [""]),
+    ]
+    for media in view.media:
+        alt = f" alt: {media['alt_text']}" if media["alt_text"] else ""
+        lines.append(f"media {media['position']}: {media['type']} {media['url']}{alt}")
+    lines.append("candidates (* chosen):")
+    for c in view.candidates:
+        mark = "*" if c["chosen"] else " "
+        lines.append(
+            f" {mark} {c['id']:>6}  {c['method']:<12} {c['precision_m']:>7.0f} m  "
+            f"conf {c['confidence']:.2f}  {c['status']:<14} {c['lat']:.6f}, {c['lon']:.6f}  "
+            f"site {c['site_id'] or '-'}"
+        )
+        lines.append(f"           matched: {c['matched']!r}  source: {c['source']}")
+        if c["evidence"]:
+            lines.append(f"           evidence: {c['evidence']}")
+        lines.append(f"           {c['osm']}")
+    if view.site:
+        site = view.site
+        lines.append(
+            f"site {site['id']}: {site['status']}, {site['reports']} reports "
+            f"({site['independent_reports']} independent) at {site['lat']:.6f}, {site['lon']:.6f}  "
+            f"{site['osm']}"
+        )
+    else:
+        lines.append("site: none")
+    for h in view.history:
+        reason = f": {h['reason']}" if h["reason"] else ""
+        lines.append(
+            f"history: {h['at']} {h['reviewer']} {h['action']} {h['target']} {h['target_id']}{reason}"
+        )
+    return "\n".join(lines)
