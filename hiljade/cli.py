@@ -10,7 +10,6 @@ import datetime as dt
 import functools
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
@@ -93,7 +92,7 @@ def _progress_printer() -> Callable[..., None] | None:
 @main.command()
 @click.option(
     "--source",
-    type=click.Choice(["mastodon"]),
+    type=click.Choice(["mastodon", "twitter", "bluesky"]),
     default="mastodon",
     show_default=True,
     help="Which source to harvest.",
@@ -101,28 +100,43 @@ def _progress_printer() -> Callable[..., None] | None:
 @click.option("--server", default=None, help="Only this server (base URL).")
 @click.option("--hashtag", default=None, help="Only this hashtag (without #).")
 @click.option("--backfill-since", default=None, help="Override sources.mastodon.backfill_since (YYYY-MM-DD).")
+@click.option("--wait", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Wait up to SECONDS for another run's lock (default: scheduler.lock_timeout_seconds).")
 @click.pass_context
 @handle_errors
 def harvest(
-    ctx: click.Context, source: str, server: str | None, hashtag: str | None, backfill_since: str | None
+    ctx: click.Context, source: str, server: str | None, hashtag: str | None, backfill_since: str | None,
+    wait: float | None,
 ) -> None:
     """Collect new tagged posts from every configured server; resumes where the last run stopped."""
     config = get_config(ctx, **{"sources.mastodon.backfill_since": backfill_since})
-    store = jobs.open_store(config)
-    feeds = jobs.mastodon_feeds(config, server=server, hashtag=hashtag)
-    if not feeds:
-        raise ConfigError(["sources.mastodon.servers: no server configured; list at least one base URL"])
-    progress = _progress_printer()
-    report = jobs.harvest(config, store, feeds, progress=progress)
-    if progress:
-        click.echo("", err=True)
-    for result in report.results:
-        if result.status != "ok":
-            label = "FAILED" if result.failed else "warning"
-            click.echo(f"{label}: {result.feed.server} #{result.feed.hashtag}: {result.message}", err=True)
-    summary(report.summary())
-    if report.failed:
-        sys.exit(1)
+    from hiljade.cli_run import command_lock
+    from hiljade.harvester import bluesky
+
+    with command_lock(ctx, config, "harvest", wait):
+        store = jobs.open_store(config)
+        if source == "twitter":
+            feeds = jobs.twitter_feeds(config, hashtag=hashtag)
+        elif source == "bluesky":
+            feeds = bluesky.bluesky_feeds(config, hashtag=hashtag)
+        else:
+            feeds = jobs.mastodon_feeds(config, server=server, hashtag=hashtag)
+        if not feeds:
+            raise ConfigError(["sources.mastodon.servers: no server configured; list at least one base URL"])
+        progress = _progress_printer()
+        run = {"twitter": jobs.harvest_twitter, "bluesky": bluesky.harvest_feeds}.get(source, jobs.harvest)
+        report = run(config, store, feeds, progress=progress)
+        if progress:
+            click.echo("", err=True)
+        for result in report.results:
+            if result.status != "ok":
+                label = "FAILED" if result.failed else "warning"
+                click.echo(
+                    f"{label}: {result.feed.server} #{result.feed.hashtag}: {result.message}", err=True
+                )
+        summary(report.summary())
+        if report.failed:
+            sys.exit(1)
 
 
 @main.command()
@@ -162,49 +176,12 @@ def stats(ctx: click.Context) -> None:
         sys.exit(1)
 
 
-@main.group()
-def export() -> None:
-    """Export data for partners and researchers (stdout unless -o)."""
-
-
-@export.command("posts")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file instead of stdout.",
+# The other commands live in their own modules; importing each registers its commands on ``main``.
+from hiljade import (  # noqa: E402, F401  (each module registers its commands on main)
+    cli_export,
+    cli_import,
+    cli_places,
+    cli_review,
+    cli_run,
+    cli_sites,
 )
-@click.option("--include-authors", is_flag=True, help="Add the author pseudonym (and handle, if stored).")
-@click.option("--excel", is_flag=True, help="CSV: start with a byte-order mark for Excel.")
-@click.pass_context
-@handle_errors
-def export_posts(
-    ctx: click.Context, fmt: str, output: Path | None, include_authors: bool, excel: bool
-) -> None:
-    """Export every post. No author identity unless --include-authors."""
-    from hiljade.export.posts import post_fields, post_rows
-    from hiljade.export.writers import write_csv, write_jsonl
-
-    config = get_config(ctx)
-    store = jobs.open_store(config)
-    fields = post_fields(include_authors)
-    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-    try:
-        with store.connect() as conn:
-            rows = post_rows(conn, include_authors=include_authors)
-            count = (
-                write_csv(rows, fields, out, excel=excel) if fmt == "csv" else write_jsonl(rows, fields, out)
-            )
-    finally:
-        if output:
-            out.close()
-    summary(
-        f"export: {count} posts as {fmt} to {output or 'stdout'}"
-        f"{' with author pseudonyms' if include_authors else ''}"
-    )
-
-
-# The locating commands live in their own module; importing it registers them on ``main``.
-from hiljade import cli_places  # noqa: E402, F401

@@ -208,28 +208,33 @@ def exif_command(files: tuple[Path, ...]) -> None:
     "--reprocess", is_flag=True, help="Look at every post again (after a gazetteer or pipeline change)."
 )
 @click.option("--no-media", is_flag=True, help="Do not download images (no sha256, no EXIF).")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Wait up to SECONDS for another run's lock (default: scheduler.lock_timeout_seconds).",
+)
 @click.pass_context
 @handle_errors
-def process(ctx: click.Context, reprocess: bool, no_media: bool) -> None:
+def process(ctx: click.Context, reprocess: bool, no_media: bool, wait: float | None) -> None:
     """Locate the posts the current pipeline has not seen yet and store their sightings."""
-    from hiljade.pipeline.process import Processor
+    from hiljade.cli_run import command_lock
 
     config = get_config(ctx)
-    store = jobs.open_store(config)
-    build_id, places = jobs.stored_gazetteer(store)
-    geocoder = jobs.geocoder(config, store, places.area)
-    fetch = jobs.media_fetcher(config) if config.get("media.download") and not no_media else None
-    processor = Processor(
-        store,
-        places,
-        gazetteer_build=build_id,
-        geocode=geocoder.geocode if geocoder else None,
-        fetch_media=fetch,
-    )
-    ids = processor.pending_ids(reprocess=reprocess)
-    if sys.stderr.isatty() and ids:
-        with click.progressbar(length=len(ids), label="locating posts", file=sys.stderr) as bar:
-            report = processor.run(ids, progress=bar.update)
-    else:
-        report = processor.run(ids)
-    summary(report.summary())
+    with command_lock(ctx, config, "process", wait):
+        store = jobs.open_store(config)
+        done = 0
+
+        def show(count: int) -> None:
+            nonlocal done
+            done += count
+            click.echo(f"\rlocating posts: {done} done\x1b[K", err=True, nl=False)
+
+        progress = show if sys.stderr.isatty() else None
+        report = jobs.process_pending(
+            config, store, reprocess=reprocess, media=not no_media, progress=progress
+        )
+        if progress:
+            click.echo("", err=True)
+        summary(report.summary())

@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
             "max_pages_per_run": 0,
             "cap_warning_share": 0.9,
             "empty_feed_warning_days": 30,
+            "include_retweets": True,
+            "timeout_seconds": 30.0,
+            "max_retries": 4,
         },
         "bluesky": {
             "enabled": False,
@@ -58,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
             "handle": "",
             "page_limit": 100,
             "empty_feed_warning_days": 30,
+            "timeout_seconds": 30.0,
+            "max_retries": 3,
+            "max_pages_per_run": 0,
         },
     },
     "scheduler": {
@@ -308,7 +314,13 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
                 problems.append(f"{dotted}: must be longer than zero")
         except ValueError as exc:
             problems.append(f"{dotted}: {exc}")
-    for dotted in ("sources.twitter.enabled", "sources.bluesky.enabled", "scheduler.json_logs"):
+    bools = (
+        "sources.twitter.enabled",
+        "sources.bluesky.enabled",
+        "scheduler.json_logs",
+        "sources.twitter.include_retweets",
+    )
+    for dotted in bools:
         if not isinstance(_get(data, dotted), bool):
             problems.append(f"{dotted}: must be true or false (got {_get(data, dotted)!r})")
     for dotted, minimum in (
@@ -316,6 +328,11 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         ("sources.twitter.page_limit", 10),
         ("sources.twitter.max_pages_per_run", 0),
         ("sources.bluesky.page_limit", 1),
+        ("sources.twitter.timeout_seconds", 0.1),
+        ("sources.twitter.max_retries", 0),
+        ("sources.bluesky.timeout_seconds", 0.1),
+        ("sources.bluesky.max_retries", 0),
+        ("sources.bluesky.max_pages_per_run", 0),
         ("scheduler.misfire_grace_seconds", 0),
         ("scheduler.lock_timeout_seconds", 0),
         ("recheck.batch_size", 1),

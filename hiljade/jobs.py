@@ -189,3 +189,136 @@ def media_fetcher(config: Config):  # noqa: ANN201 - url -> (sha256, bytes)
         return got.sha256, got.data
 
     return fetch
+
+
+# ---- X/Twitter: recent search and twarc archives ----------------------------------------------
+
+
+def twitter_feeds(
+    config: Config,
+    *,
+    hashtag: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    environ: dict[str, str] | None = None,
+) -> list[Feed]:
+    """One X/Twitter feed per configured hashtag; ConfigError when the bearer token is not exported."""
+    from hiljade.harvester.twitter import TwitterSource
+
+    section = config.get("sources.twitter")
+    client = TwitterSource.from_env(
+        environ,
+        api_url=section["api_url"],
+        timeout=section.get("timeout_seconds", 30.0),
+        max_retries=section.get("max_retries", 4),
+        user_agent=config.get("user_agent"),
+        include_retweets=section.get("include_retweets", True),
+        sleep=sleep,
+    )
+    tags = [hashtag.lstrip("#").lower()] if hashtag else config.hashtags
+    return [Feed("twitter", client.server, tag, client) for tag in tags]
+
+
+def harvest_twitter(
+    config: Config,
+    store: Store,
+    feeds: list[Feed],
+    *,
+    progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> HarvestReport:
+    """Harvest X/Twitter feeds into the store within `sources.twitter.monthly_cap`; ``should_stop`` is
+    asked between pages (the scheduler's SIGTERM)."""
+    from hiljade.harvester.twitter_poll import TwitterHarvester
+
+    section = config.get("sources.twitter")
+    harvester = TwitterHarvester(
+        store,
+        author_policy(config),
+        monthly_cap=section["monthly_cap"],
+        page_limit=section["page_limit"],
+        max_pages=section["max_pages_per_run"],
+        progress=progress,
+        should_stop=should_stop,
+    )
+    return HarvestReport(harvester.harvest(feeds))
+
+
+def import_twarc(config: Config, store: Store, path: Path | str):  # noqa: ANN201 - TwarcReport
+    """Import a twarc2 JSONL archive (raw pages or flattened tweets; ``-`` for stdin)."""
+    from hiljade.harvester.twarc import import_twarc as run_import
+
+    return run_import(store, author_policy(config), path)
+
+
+# ---- the scheduler's jobs (hiljade run): stoppable harvest and process -----------------------
+
+
+def harvest_mastodon(
+    config: Config,
+    store: Store,
+    feeds: list[Feed],
+    *,
+    progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> HarvestReport:
+    """Harvest Mastodon feeds like ``harvest``; ``should_stop`` ends the run after a committed page."""
+    section = config.get("sources.mastodon")
+    harvester = Harvester(
+        store,
+        author_policy(config),
+        backfill_since=section["backfill_since"],
+        page_limit=section["page_limit"],
+        max_pages=section["max_pages_per_run"],
+        progress=progress,
+        should_stop=should_stop,
+    )
+    return HarvestReport(harvester.harvest(feeds))
+
+
+def process_pending(
+    config: Config,
+    store: Store,
+    *,
+    reprocess: bool = False,
+    media: bool = True,
+    batch: int = 500,
+    progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+):  # noqa: ANN201 - ProcessReport
+    """What `hiljade process` does, stoppable between batches; a geocoder that was asked (or refused
+    us) leaves a ledger row (source ``geocoder``, status ``ok`` or ``refused``) for `hiljade status`."""
+    from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
+    from hiljade.pipeline.process import Processor
+
+    build_id, places = stored_gazetteer(store)
+    coder = geocoder(config, store, places.area)
+    fetch = media_fetcher(config) if config.get("media.download") and media else None
+    processor = Processor(
+        store, places, gazetteer_build=build_id, geocode=coder.geocode if coder else None, fetch_media=fetch
+    )
+    started = dt.datetime.now(dt.UTC)
+    report = processor.run(
+        processor.pending_ids(reprocess=reprocess), batch=batch, progress=progress, should_stop=should_stop
+    )
+    from hiljade.models.sites import assign_sites
+    from hiljade.pipeline.duplicates import link_duplicates
+
+    with store.transaction() as conn:
+        settings = dict(config.get("sites"))
+        report.links = link_duplicates(conn, settings, dt.datetime.now(dt.UTC))
+        report.sites = assign_sites(conn, settings, dt.datetime.now(dt.UTC)).summary()
+    if coder is not None and (coder.requests_made or coder.refusal is not None):
+        import uuid
+
+        with store.transaction() as conn:
+            row = start_run(conn, str(uuid.uuid4()), Cursor("geocoder", coder.settings.url, ""), started)
+            add_to_run(conn, row, requests=coder.requests_made, errors=report.geocoder_refused)
+            refused = coder.refusal is not None
+            finish_run(
+                conn,
+                row,
+                "refused" if refused else "ok",
+                dt.datetime.now(dt.UTC),
+                message=str(coder.refusal) if refused else None,
+            )
+    return report

@@ -47,9 +47,32 @@ def status_to_record(status: Mapping[str, Any], *, server: str, fetched_from: st
         created_at=created_at, text=text, url=_str(post.get("url")), language=_str(post.get("language")),
         hashtags=_hashtags(post.get("tags"), text), edited_at=parse_time(post.get("edited_at")),
         author=_author(account, server) if isinstance(account, dict) else None,
-        media=_media(post.get("media_attachments")), geo=None, raw=post, fetched_from=fetched_from,
+        media=_media(post.get("media_attachments")), geo=None, quote_of=quoted_uri(post), raw=post,
+        fetched_from=fetched_from,
         fetched_at=fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC),
     )
+
+
+def quoted_uri(post: Mapping[str, Any]) -> str | None:
+    """The uri of the post a status quotes, or None.
+
+    Mastodon 4.5+: ``quote`` = {"state", "quoted_status"} (a ShallowQuote carries only a local id,
+    which names no uri); Fedibird, Akkoma and older forks: ``quote`` is the quoted status itself;
+    Pleroma: ``pleroma.quote`` (a status) or ``pleroma.quote_url`` (its ActivityPub id).
+    """
+    quote = post.get("quote")
+    if isinstance(quote, Mapping):
+        found = _status_uri(quote.get("quoted_status") if "state" in quote else quote)
+        if found:
+            return found
+    pleroma = post.get("pleroma")
+    if isinstance(pleroma, Mapping):
+        return _status_uri(pleroma.get("quote")) or _str(pleroma.get("quote_url"))
+    return None
+
+
+def _status_uri(status: Any) -> str | None:
+    return (_str(status.get("uri")) or _str(status.get("url"))) if isinstance(status, Mapping) else None
 
 
 def opt_out_reason(account: Mapping[str, Any]) -> str | None:

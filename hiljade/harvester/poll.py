@@ -89,6 +89,7 @@ class Harvester:
         max_pages: int = 0,
         clock: Callable[[], dt.datetime] = utcnow,
         progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -97,11 +98,13 @@ class Harvester:
         self.max_pages = max_pages
         self.clock = clock
         self.progress = progress
+        self.should_stop = should_stop  # checked between pages: a stop lands after a committed page
+        self.stopped = False
         self.run_id = str(uuid.uuid4())
 
     def harvest(self, feeds: Iterable[Feed]) -> list[FeedResult]:
-        """Harvest every feed; one failing feed never stops the others."""
-        return [self.harvest_feed(feed) for feed in feeds]
+        """Harvest every feed; one failing feed never stops the others (``should_stop`` does)."""
+        return [self.harvest_feed(feed) for feed in feeds if not self._stop_requested()]
 
     def harvest_feed(self, feed: Feed) -> FeedResult:
         """Backfill (first run, or an interrupted one), then page forward until caught up."""
@@ -115,7 +118,10 @@ class Harvester:
                 cursor, pages = self._backfill(feed, cursor, row_id, result, pages)
             if cursor.backfill_done:
                 cursor, pages = self._forward(feed, cursor, row_id, result, pages)
-            if not cursor.backfill_done or (self.max_pages and pages >= self.max_pages):
+            if self.stopped:
+                result.status = "partial"
+                result.message = f"stopped on request after {pages} pages; the next run resumes"
+            elif not cursor.backfill_done or (self.max_pages and pages >= self.max_pages):
                 result.status = "partial"
                 result.message = (
                     f"stopped after {pages} pages (sources.mastodon.max_pages_per_run); next run resumes"
@@ -142,7 +148,12 @@ class Harvester:
         return result
 
     def _page_budget_left(self, pages: int) -> bool:
-        return not self.max_pages or pages < self.max_pages
+        return (not self.max_pages or pages < self.max_pages) and not self._stop_requested()
+
+    def _stop_requested(self) -> bool:
+        if not self.stopped and self.should_stop is not None and self.should_stop():
+            self.stopped = True
+        return self.stopped
 
     def _backfill(
         self, feed: Feed, cursor: Cursor, row_id: int, result: FeedResult, pages: int

@@ -64,6 +64,7 @@ COUNTERS = (
     "rate_limit_waits",
     "waited_seconds",
     "errors",
+    "erased_posts",
 )
 
 

@@ -17,6 +17,8 @@ from hiljade.models.schema import Author, Media, Post, PostCopy, PostVersion
 from hiljade.privacy import pseudonym
 
 NEW, DUPLICATE, UPDATED = "new", "duplicate", "updated"
+ERASED = "erased"  # the post was deleted at its source and erased here: never stored again
+ERASED_PREFIX = "erased:"
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,20 @@ def _media_rows(post_id: int, media: Sequence[MediaRecord]) -> list[dict[str, An
     return rows
 
 
+def erased_uri(secret: bytes, platform: str, uri: str) -> str:
+    """The uri of an erased post's tombstone: a keyed hash that recognises the post, never names it."""
+    return ERASED_PREFIX + pseudonym(secret, platform, "erased-post\x00" + uri)
+
+
 def save_post(conn: Connection, post: PostRecord, policy: AuthorPolicy, now: dt.datetime) -> str:
-    """Store one fetched post; returns NEW, DUPLICATE (already known by uri) or UPDATED (an edit)."""
+    """Store one fetched post; returns NEW, DUPLICATE (already known by uri), UPDATED (an edit) or
+    ERASED (deleted at its source earlier and erased here, so it is not stored again)."""
     posts = Post.__table__
+    tombstone = erased_uri(policy.secret, post.platform, post.uri)
+    if conn.execute(
+        select(posts.c.id).where(posts.c.platform == post.platform, posts.c.uri == tombstone)
+    ).first():
+        return ERASED
     author = author_id(conn, post.author, policy, now) if post.author else None
     values = _post_values(post, now)
     inserted = insert_ignore(

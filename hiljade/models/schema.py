@@ -143,6 +143,7 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     phash: Mapped[str | None] = mapped_column(String(32))
+    exif: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)  # GPS, bearing, time read from the bytes
     downloaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -187,6 +188,7 @@ class HarvestRun(Base):
     rate_limit_waits: Mapped[int] = mapped_column(Integer, default=0)
     waited_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    erased_posts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error_message: Mapped[str | None] = mapped_column(Text)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
 

@@ -7,6 +7,7 @@ can be stopped at any time and the next one carries on. Manual sightings and rev
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections import Counter
@@ -20,13 +21,13 @@ from hiljade.errors import GeocoderError, HiljadeError
 from hiljade.models.records import Candidate
 from hiljade.models.schema import Media, Post, PostLocation, Sighting
 from hiljade.models.store import Store
-from hiljade.pipeline.exif import read_exif
+from hiljade.pipeline.exif import ExifResult, read_exif
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.locate import Located, locate
 
 # Bump when the pipeline's answers change, so `hiljade process` looks at every post again.
 PIPELINE_VERSION = "1"
-KEEP_STATUSES = ("confirmed",)  # a reviewer's word stays
+KEEP_STATUSES = ("confirmed",)  # a reviewer's word stays, as do manual and reviewed sightings
 MediaFetcher = Callable[[str], tuple[str, bytes]]  # url -> (sha256, bytes)
 
 
@@ -37,6 +38,8 @@ class ProcessReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     media: Counter[str] = field(default_factory=Counter)
     geocoder_refused: int = 0
+    links: Counter[str] = field(default_factory=Counter)  # duplicate reports linked, by reason
+    sites: str = ""  # what the site assignment did
 
     @property
     def posts(self) -> int:
@@ -46,10 +49,12 @@ class ProcessReport:
         o = self.outcomes
         media = f", media {dict(self.media)}" if self.media else ""
         refused = f", geocoder refused {self.geocoder_refused}x" if self.geocoder_refused else ""
+        links = f", duplicate links {dict(self.links)}" if self.links else ""
+        sites = f"; {self.sites}" if self.sites else ""
         return (
             f"process: {self.posts} posts: {o['located']} located, {o['pending_review']} pending review, "
             f"{o['nothing']} nothing found, {o['outside_area']} outside the area"
-            f" (pipeline {PIPELINE_VERSION}){media}{refused}"
+            f" (pipeline {PIPELINE_VERSION}){media}{refused}{links}{sites}"
         )
 
 
@@ -57,8 +62,41 @@ def platform_candidate(lat: float | None, lon: float | None) -> list[Candidate]:
     """Exact platform coordinates as evidence (a place's bounding box never reaches here)."""
     if lat is None or lon is None:
         return []
-    return [Candidate(lat, lon, "platform_geo", 10.0, 0.95, "auto", matched="platform coordinates",
-                      source="platform:geo")]
+    return [
+        Candidate(
+            lat,
+            lon,
+            "platform_geo",
+            10.0,
+            0.95,
+            "auto",
+            matched="platform coordinates",
+            source="platform:geo",
+        )
+    ]
+
+
+_EXIF_FIELDS = tuple(f.name for f in dataclasses.fields(ExifResult))
+
+
+def stored_exif_candidates(entries: Any) -> list[Candidate]:
+    """Candidates from the EXIF results an importer kept in ``posts.raw["media_exif"]`` (original
+    photos from mail or photo folders, whose bytes are not stored); malformed entries are skipped."""
+    found = []
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict) or not all(_is_number(entry.get(k)) for k in ("lat", "lon")):
+            continue
+        fields = {k: entry.get(k) for k in _EXIF_FIELDS if k != "file"}
+        fields.update({k: None for k in ("altitude", "direction", "h_error_m") if not _is_number(fields[k])})
+        candidate = ExifResult(file=str(entry.get("file") or ""), **fields).to_candidate()
+        if candidate is not None:
+            evidence = {**candidate.evidence, "sha256": entry.get("sha256")}
+            found.append(dataclasses.replace(candidate, evidence=evidence))
+    return found
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 URL_OR_TAG = re.compile(r"https?://\S+|[@#][\w.@-]+", re.UNICODE)
@@ -102,15 +140,24 @@ class Processor:
             return list(conn.execute(query).scalars())
 
     def run(
-        self, ids: Sequence[int], *, batch: int = 500, progress: Callable[[int], None] | None = None
+        self,
+        ids: Sequence[int],
+        *,
+        batch: int = 500,
+        progress: Callable[[int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> ProcessReport:
-        """Process ``ids`` in batches, one transaction each."""
+        """Process ``ids`` in batches, one transaction each; ``should_stop`` is asked between batches."""
         for start in range(0, len(ids), batch):
+            if should_stop is not None and should_stop():
+                break
             chunk = ids[start : start + batch]
             with self.store.transaction() as conn:
                 results = []
-                for post_id, text, lat, lon in self._posts(conn, chunk):
-                    extra = platform_candidate(lat, lon) + self._media_candidates(conn, post_id)
+                media = self._images(conn, chunk)
+                for post_id, text, lat, lon, exif in self._posts(conn, chunk):
+                    extra = stored_exif_candidates(exif) + platform_candidate(lat, lon)
+                    extra += self._media_candidates(conn, media.get(post_id, []))
                     located = locate(text or "", self.gazetteer, extra=extra, geocode=self._geocode)
                     results.append((post_id, located))
                     self.report.outcomes[located.outcome] += 1
@@ -122,7 +169,9 @@ class Processor:
     def _posts(self, conn: Connection, ids: Iterable[int]) -> list[Any]:
         p = Post.__table__
         return conn.execute(
-            select(p.c.id, p.c.text, p.c.geo_lat, p.c.geo_lon).where(p.c.id.in_(list(ids))).order_by(p.c.id)
+            select(p.c.id, p.c.text, p.c.geo_lat, p.c.geo_lon, p.c.raw["media_exif"])
+            .where(p.c.id.in_(list(ids)))
+            .order_by(p.c.id)
         ).all()
 
     def _geocode(self, text: str) -> list[Candidate]:
@@ -137,43 +186,62 @@ class Processor:
             self.report.geocoder_refused += 1
             return []
 
-    def _media_candidates(self, conn: Connection, post_id: int) -> list[Candidate]:
-        """Download the post's images not yet hashed, keep their sha256, and read their EXIF GPS."""
-        if self.fetch_media is None:
-            return []
+    def _images(self, conn: Connection, ids: Iterable[int]) -> dict[int, list[Any]]:
         m = Media.__table__
         rows = conn.execute(
-            select(m.c.id, m.c.url).where(m.c.post_id == post_id, m.c.sha256.is_(None), m.c.type == "image")
-        ).all()
-        found = []
-        for media_id, url in rows:
-            try:
-                sha256, data = self.fetch_media(url)
-            except HiljadeError as exc:
-                self.report.media[type(exc).__name__] += 1
-                continue
-            self.report.media["downloaded"] += 1
-            conn.execute(
-                update(m).where(m.c.id == media_id).values(sha256=sha256, downloaded_at=self.clock())
-            )
-            candidate = read_exif(data, name=url).to_candidate()
-            if candidate is not None:
-                found.append(candidate)
-        return found
+            select(m.c.post_id, m.c.id, m.c.url, m.c.sha256, m.c.exif)
+            .where(m.c.post_id.in_(list(ids)), m.c.type == "image")
+            .order_by(m.c.post_id, m.c.position)
+        )
+        images: dict[int, list[Any]] = {}
+        for row in rows:
+            images.setdefault(row.post_id, []).append(row)
+        return images
+
+    def _media_candidates(self, conn: Connection, images: Sequence[Any]) -> list[Candidate]:
+        """Download the post's images not yet hashed (keeping their sha256, perceptual hash and EXIF
+        reading), then turn every stored EXIF reading of the post's media into candidates."""
+        readings = []
+        for _, media_id, url, sha256, exif in images:
+            if sha256 is None and self.fetch_media is not None:
+                exif = self._download(conn, media_id, url)
+            if exif:
+                readings.append(exif)
+        return stored_exif_candidates(readings)
+
+    def _download(self, conn: Connection, media_id: int, url: str) -> dict[str, Any] | None:
+        from hiljade.pipeline.duplicates import image_phash
+
+        try:
+            sha256, data = self.fetch_media(url)  # type: ignore[misc]
+        except HiljadeError as exc:
+            self.report.media[type(exc).__name__] += 1
+            return None
+        self.report.media["downloaded"] += 1
+        reading = dataclasses.asdict(read_exif(data, name=url)) | {"sha256": sha256}
+        conn.execute(
+            update(Media.__table__)
+            .where(Media.__table__.c.id == media_id)
+            .values(sha256=sha256, phash=image_phash(data), exif=reading, downloaded_at=self.clock())
+        )
+        return reading
 
     def _save(self, conn: Connection, results: Sequence[tuple[int, Located]]) -> None:
         """Replace the batch's pipeline sightings and verdicts (reviewed and manual ones stay)."""
         s, pl = Sighting.__table__, PostLocation.__table__
         now = self.clock()
         ids = [post_id for post_id, _ in results]
-        conn.execute(
-            delete(s).where(s.c.post_id.in_(ids), s.c.method != "manual", s.c.status.not_in(KEEP_STATUSES))
+        reviewed = (s.c.method == "manual") | s.c.status.in_(KEEP_STATUSES) | s.c.reviewed_by.is_not(None)
+        conn.execute(delete(s).where(s.c.post_id.in_(ids), ~reviewed))
+        # a post a reviewer already placed keeps the reviewer's choice
+        placed = set(
+            conn.execute(select(s.c.post_id).where(s.c.post_id.in_(ids), s.c.chosen, reviewed)).scalars()
         )
         conn.execute(delete(pl).where(pl.c.post_id.in_(ids)))
         rows = [
             {
                 "post_id": post_id,
-                "chosen": c is located.chosen,
+                "chosen": c is located.chosen and post_id not in placed,
                 "method": c.method,
                 "lat": c.lat,
                 "lon": c.lon,
