@@ -277,3 +277,27 @@ def test_a_reviewers_point_keeps_the_post_out_of_the_queue(world: World) -> None
     w.cli("process", "--reprocess", "--no-media")
     assert w.review("list").stdout == ""
     assert w.log()[0].action == "move"
+
+
+def test_reprocess_keeps_every_reviewer_decision(world: World) -> None:
+    """`process --reprocess` replaces the pipeline's sightings, never a reviewer's word."""
+    w = world
+    rejected, moved = w.chosen(1), w.chosen(2)
+    w.review("reject", str(rejected.id), "--reason", "wrong corner")
+    w.review("move", str(moved.id), "--lat", "44.8160", "--lon", "20.4625")
+    placed = w.chosen(2)
+    assert placed.method == "manual"
+    w.cli("process", "--reprocess", "--no-media")
+    assert w.sighting(rejected.id).status == "rejected"
+    with w.store.connect() as conn:
+        back = conn.execute(
+            select(Sighting.__table__).where(Sighting.post_id == 1, Sighting.chosen.is_(True))
+        ).all()
+    assert all(row.status != "auto" for row in back), "a rejected place must not come back accepted"
+    after = w.chosen(2)
+    assert after.id == placed.id and after.method == "manual" and after.site_id is not None
+    with w.store.connect() as conn:
+        chosen_per_post = conn.execute(
+            select(Sighting.post_id, func.count()).where(Sighting.chosen.is_(True)).group_by(Sighting.post_id)
+        ).all()
+    assert all(n == 1 for _, n in chosen_per_post)
