@@ -96,26 +96,6 @@ class HarvestReport:
         )
 
 
-def harvest(
-    config: Config,
-    store: Store,
-    feeds: list[Feed],
-    *,
-    progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
-) -> HarvestReport:
-    """Harvest the given feeds into the store."""
-    section = config.get("sources.mastodon")
-    harvester = Harvester(
-        store,
-        author_policy(config),
-        backfill_since=section["backfill_since"],
-        page_limit=section["page_limit"],
-        max_pages=section["max_pages_per_run"],
-        progress=progress,
-    )
-    return HarvestReport(harvester.harvest(feeds))
-
-
 # ---- locating: the gazetteer, the geocoder, media, process ------------------------------------
 
 
@@ -253,7 +233,7 @@ def import_twarc(config: Config, store: Store, path: Path | str):  # noqa: ANN20
 # ---- the scheduler's jobs (hiljade run): stoppable harvest and process -----------------------
 
 
-def harvest_mastodon(
+def harvest(
     config: Config,
     store: Store,
     feeds: list[Feed],
@@ -261,7 +241,7 @@ def harvest_mastodon(
     progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> HarvestReport:
-    """Harvest Mastodon feeds like ``harvest``; ``should_stop`` ends the run after a committed page."""
+    """Harvest Mastodon feeds into the store; ``should_stop`` ends the run after a committed page."""
     section = config.get("sources.mastodon")
     harvester = Harvester(
         store,

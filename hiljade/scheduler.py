@@ -53,7 +53,7 @@ class SourceSpec:
 
 
 SOURCES: dict[str, SourceSpec] = {
-    "mastodon": SourceSpec("hiljade.jobs:mastodon_feeds", "hiljade.jobs:harvest_mastodon"),
+    "mastodon": SourceSpec("hiljade.jobs:mastodon_feeds", "hiljade.jobs:harvest"),
     "twitter": SourceSpec("hiljade.jobs:twitter_feeds", "hiljade.jobs:harvest_twitter"),
     "bluesky": SourceSpec(
         "hiljade.harvester.bluesky:bluesky_feeds", "hiljade.harvester.bluesky:harvest_feeds"

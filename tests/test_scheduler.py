@@ -236,7 +236,7 @@ def test_sources_are_imported_lazily_and_missing_ones_are_skipped(
                        sources__mastodon__interval="2m")
     config = load_config(cfg)
     specs = {
-        "mastodon": SourceSpec("hiljade.jobs:mastodon_feeds", "hiljade.jobs:harvest_mastodon"),
+        "mastodon": SourceSpec("hiljade.jobs:mastodon_feeds", "hiljade.jobs:harvest"),
         "twitter": SourceSpec("hiljade.no_such_module:feeds", "hiljade.no_such_module:harvest"),
         "bluesky": SourceSpec("hiljade.jobs:no_bluesky_feeds", "hiljade.jobs:harvest"),
     }
