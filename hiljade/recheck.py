@@ -94,6 +94,13 @@ class MastodonChecker:
     def __init__(self, client_for: Callable[[str], Any]) -> None:
         self.client_for = client_for
         self._clients: dict[str, Any] = {}
+        self._alive: dict[str, bool] = {}
+
+    def _trusted(self, server: str, client: Any) -> bool:
+        """Whether ``server``'s 404s mean deletions: asked once per server and run."""
+        if server not in self._alive:
+            self._alive[server] = client.speaks_mastodon()
+        return self._alive[server]
 
     def check(self, refs: Sequence[PostRef]) -> list[Check]:
         out = []
@@ -114,7 +121,12 @@ class MastodonChecker:
                                  requests=client.total_requests - before))
                 continue
             spent = client.total_requests - before
-            if record is None:
+            if record is None and not self._trusted(server, client):
+                reason = f"{server} no longer answers as a Mastodon API server; its 404 is no deletion"
+                out.append(
+                    Check(ref.post_id, server, UNCHECKED, kind="not_found", requests=spent, reason=reason)
+                )
+            elif record is None:
                 out.append(Check(ref.post_id, server, DELETED, reason=f"{server} answers 404/410 for it",
                                  requests=spent))
             else:

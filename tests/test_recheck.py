@@ -373,3 +373,44 @@ def test_twitter_reads_count_harvest_and_recheck_rows_of_this_month(tmp_path: Pa
 @pytest.fixture(autouse=True)
 def _quiet_pseudonym_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HILJADE_SECRET", raising=False)
+
+
+def test_a_dead_or_parked_domain_answering_404_to_everything_erases_nothing() -> None:
+    """A 404 means "deleted" only from a server that still answers as a Mastodon API server."""
+    import http.server
+    import threading
+
+    from hiljade.harvester.mastodon import MastodonSource
+    from hiljade.recheck import DELETED, UNCHECKED, MastodonChecker
+
+    class Parked(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = HTML_404.encode()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    parked = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Parked)
+    threading.Thread(target=parked.serve_forever, daemon=True).start()
+    dead_url = f"http://127.0.0.1:{parked.server_address[1]}"
+    statuses = make_statuses(3, seed=1)
+    try:
+        with MastodonStandIn(statuses) as live:
+            live.delete(statuses[0]["id"])
+
+            def client(url: str) -> MastodonSource:
+                return MastodonSource(url, min_interval=0, max_retries=0, sleep=lambda s: None)
+
+            checker = MastodonChecker(client)
+            dead_ref = PostRef(1, "mastodon", f"{dead_url}/users/a/statuses/1", ((dead_url, "1"),))
+            live_ref = PostRef(2, "mastodon", statuses[0]["uri"], ((live.url, statuses[0]["id"]),))
+            dead, gone = checker.check([dead_ref, live_ref])
+    finally:
+        parked.shutdown()
+    assert dead.outcome == UNCHECKED and "no deletion" in dead.reason
+    assert gone.outcome == DELETED

@@ -195,6 +195,17 @@ class MastodonSource:
         return status_to_record(data, server=self.base_url, fetched_from=self._transport.last_url,
                                 fetched_at=datetime.now(UTC))
 
+    def speaks_mastodon(self) -> bool:
+        """True when the server still answers ``/api/v1/instance`` with an instance document: its
+        404s for statuses can then be trusted as deletions (a dead or parked domain answers 404 to all)."""
+        self._count = [0, 0, 0.0]
+        try:
+            self._call("instance", lambda: self._api.instance_v1())
+            data = self._json(self._transport.last_response, dict, "instance")
+        except SourceError:
+            return False
+        return bool(data.get("uri") or data.get("domain") or data.get("title"))
+
     # -- one call with retries, waits and error translation ------------------------------------
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
