@@ -15,6 +15,15 @@ from hiljade.cli import get_config, handle_errors, main, summary
 from hiljade.errors import ConfigError
 from hiljade.models.records import Candidate
 
+# --area, the same on every command that needs the area polygon
+area_option = click.option(
+    "--area",
+    "area_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="GeoJSON polygon of the area (default: area.boundary from the config).",
+)
+
 
 @main.group()
 def gazetteer() -> None:
@@ -25,13 +34,7 @@ def gazetteer() -> None:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option(
-    "--area",
-    "area_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="GeoJSON polygon of the area (default: area.boundary from the config).",
-)
+@area_option
 @click.pass_context
 @handle_errors
 def gazetteer_build(ctx: click.Context, files: tuple[Path, ...], area_path: Path | None) -> None:
@@ -57,13 +60,7 @@ def gazetteer_build(ctx: click.Context, files: tuple[Path, ...], area_path: Path
     show_default=True,
     help="Where to keep the Overpass answer.",
 )
-@click.option(
-    "--area",
-    "area_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="GeoJSON polygon of the area (default: area.boundary from the config).",
-)
+@area_option
 @click.pass_context
 @handle_errors
 def gazetteer_fetch(ctx: click.Context, output: Path, area_path: Path | None) -> None:
@@ -108,13 +105,7 @@ def candidate_dict(c: Candidate) -> dict[str, Any]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Build an in-memory gazetteer from this OSM file (repeatable) instead of the database's.",
 )
-@click.option(
-    "--area",
-    "area_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="GeoJSON polygon of the area (default: area.boundary from the config).",
-)
+@area_option
 @click.pass_context
 @handle_errors
 def locate(

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, or_, select, update
 
 from hiljade.erasure import erase_post
 from hiljade.errors import ConfigError, LockBusy, SourceError
-from hiljade.harvester.poll import STATUS_BY_ERROR, utcnow
+from hiljade.harvester.poll import failure_status, utcnow
 from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
 from hiljade.models.posts import UPDATED, AuthorPolicy, save_post
 from hiljade.models.records import PostRecord
@@ -75,10 +75,6 @@ class Checker(Protocol):
     def check(self, refs: Sequence[PostRef]) -> list[Check]: ...
 
 
-def failure_kind(exc: SourceError) -> str:
-    return next(name for cls, name in STATUS_BY_ERROR if isinstance(exc, cls))
-
-
 def pick_copy(ref: PostRef) -> tuple[str, str] | None:
     """The copy to ask: the post's home server when we saw it there, else the first copy seen."""
     home = urlsplit(ref.uri).hostname
@@ -117,7 +113,7 @@ class MastodonChecker:
             try:
                 record = client.status(native_id)
             except SourceError as exc:
-                out.append(Check(ref.post_id, server, UNCHECKED, reason=str(exc), kind=failure_kind(exc),
+                out.append(Check(ref.post_id, server, UNCHECKED, reason=str(exc), kind=failure_status(exc),
                                  requests=client.total_requests - before))
                 continue
             spent = client.total_requests - before
@@ -165,7 +161,7 @@ class LookupChecker:
             cost, spent = spent, 0  # the batch's requests are booked on its first check
             if chosen is None or error is not None or chosen[1] not in found:
                 reason = str(error) if error else "not in the answer (withheld, protected or no copy)"
-                kind = "error" if error is None else failure_kind(error)
+                kind = "error" if error is None else failure_status(error)
                 if error is not None and error.kind == "budget_exhausted":
                     kind = error.kind
                 out.append(Check(ref.post_id, self.server, UNCHECKED, reason=reason, kind=kind,

@@ -33,8 +33,8 @@ from hiljade.config import Config
 from hiljade.errors import ConfigError, SourceError
 from hiljade.harvester.bluesky_post import parse_time, sort_at, view_to_record
 from hiljade.harvester.bluesky_xrpc import PASSWORD_ENV, BlueskyClient, SearchPage
-from hiljade.harvester.poll import STATUS_BY_ERROR, Feed, FeedResult, utcnow
-from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
+from hiljade.harvester.poll import Feed, FeedResult, close_feed, failure_status, utcnow
+from hiljade.models.ledger import Cursor, add_to_run, start_run
 from hiljade.models.posts import NEW, UPDATED, AuthorPolicy, insert_ignore, save_post
 from hiljade.models.schema import HarvestCursor
 from hiljade.models.store import Store
@@ -166,19 +166,8 @@ class BlueskyHarvester:
             else:
                 result.status = "ok"
         except SourceError as exc:
-            result.status = next(name for cls, name in STATUS_BY_ERROR if isinstance(exc, cls))
-            result.message = str(exc)
-        result.cursor_after = cursor.newest_id
-        with self.store.transaction() as conn:
-            finish_run(
-                conn,
-                row_id,
-                result.status,
-                self.clock(),
-                message=result.message,
-                failed=result.failed,
-                cursor_after=cursor.newest_id,
-            )
+            result.status, result.message = failure_status(exc), str(exc)
+        close_feed(self.store, row_id, result, self.clock(), cursor.newest_id)
         return result
 
     def _stop(self) -> bool:

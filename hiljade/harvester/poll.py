@@ -76,6 +76,23 @@ STATUS_BY_ERROR: tuple[tuple[type[SourceError], str], ...] = (
 )
 
 
+def failure_status(exc: SourceError) -> str:
+    """The ledger status of a source failure (auth_error, not_found, rate_limited, unavailable, error)."""
+    return next(name for cls, name in STATUS_BY_ERROR if isinstance(exc, cls))
+
+
+def close_feed(
+    store: Store, row_id: int, result: FeedResult, now: dt.datetime, cursor_after: str | None
+) -> None:
+    """Close a feed's ledger row with the result's status and message (a failure counts as one error)."""
+    result.cursor_after = cursor_after
+    with store.transaction() as conn:
+        finish_run(
+            conn, row_id, result.status, now, message=result.message, failed=result.failed,
+            cursor_after=cursor_after,
+        )
+
+
 class Harvester:
     """Harvests feeds into a store; ``progress(feed, new posts so far, oldest date)`` runs after each page."""
 
@@ -132,19 +149,8 @@ class Harvester:
             else:
                 result.status = "ok"
         except SourceError as exc:
-            result.status = next(name for cls, name in STATUS_BY_ERROR if isinstance(exc, cls))
-            result.message = str(exc)
-        result.cursor_after = cursor.newest_id
-        with self.store.transaction() as conn:
-            finish_run(
-                conn,
-                row_id,
-                result.status,
-                self.clock(),
-                message=result.message,
-                failed=result.failed,
-                cursor_after=cursor.newest_id,
-            )
+            result.status, result.message = failure_status(exc), str(exc)
+        close_feed(self.store, row_id, result, self.clock(), cursor.newest_id)
         return result
 
     def _page_budget_left(self, pages: int) -> bool:

@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select, update
 
 from hiljade.errors import SourceError
-from hiljade.harvester.poll import STATUS_BY_ERROR, Feed, FeedResult, utcnow
+from hiljade.harvester.poll import Feed, FeedResult, close_feed, failure_status, utcnow
 from hiljade.harvester.twitter import MAX_RESULTS, MIN_RESULTS, SearchPage, TwitterSource
 from hiljade.harvester.twitter_tweet import snowflake_time
-from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
+from hiljade.models.ledger import Cursor, add_to_run, start_run
 from hiljade.models.posts import NEW, UPDATED, AuthorPolicy, insert_ignore, save_post
 from hiljade.models.schema import HarvestCursor, HarvestRun
 from hiljade.models.store import Store
@@ -167,12 +167,8 @@ class TwitterHarvester:
                 if result.status == "empty":
                     result.message = f"recent search for #{feed.hashtag} returned no tweets at all"
         except SourceError as exc:
-            result.status = next(name for cls, name in STATUS_BY_ERROR if isinstance(exc, cls))
-            result.message = str(exc)
-        result.cursor_after = cursor.newest_id
-        with self.store.transaction() as conn:
-            finish_run(conn, row_id, result.status, self.clock(), message=result.message,
-                       failed=result.failed, cursor_after=cursor.newest_id)
+            result.status, result.message = failure_status(exc), str(exc)
+        close_feed(self.store, row_id, result, self.clock(), cursor.newest_id)
         return result
 
     def _since_id(self, cursor: TwitterCursor, drop: bool) -> str | None:
