@@ -18,8 +18,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hiljade import jobs  # noqa: E402
 from hiljade.config import load_config  # noqa: E402
+from hiljade.services.feeds import harvest, mastodon_feeds  # noqa: E402
+from hiljade.services.store import init, open_store  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.mastodon_fixtures import make_statuses  # noqa: E402
 from tests.mastodon_server import MastodonStandIn  # noqa: E402
@@ -29,11 +30,11 @@ def run(db_url: str, statuses: list[dict], workdir: Path) -> dict[str, float]:
     with MastodonStandIn(statuses, rate_limit=None) as server:
         config_path = write_config(workdir, db_url, [server.url])
         config = load_config(config_path)
-        jobs.init(config)
-        store = jobs.open_store(config)
-        feeds = jobs.mastodon_feeds(config)
+        init(config)
+        store = open_store(config)
+        feeds = mastodon_feeds(config)
         start = time.perf_counter()
-        report = jobs.harvest(config, store, feeds)
+        report = harvest(config, store, feeds)
         elapsed = time.perf_counter() - start
         requests = len(server.requests)
         store.close()

@@ -26,7 +26,7 @@ from sqlalchemy import insert  # noqa: E402
 from hiljade.models.schema import Post  # noqa: E402
 from hiljade.models.store import Store  # noqa: E402
 from hiljade.pipeline.gazetteer import build_gazetteer, load_area  # noqa: E402
-from hiljade.pipeline.process import Processor  # noqa: E402
+from hiljade.services.process import Processor  # noqa: E402
 
 GEO = SHARED / "data" / "belgrade_geo"
 FILES = [

@@ -1,4 +1,4 @@
-"""The command line: thin click commands over the jobs in hiljade.jobs.
+"""The command line: thin click commands over the use cases in hiljade.services.
 
 Data goes to stdout, diagnostics and the one-line summary to stderr. Exit status: 0 ok,
 1 a run failed or needs a human, 2 bad usage or configuration.
@@ -14,9 +14,13 @@ from typing import Any
 
 import click
 
-from hiljade import __version__, jobs
+from hiljade import __version__
 from hiljade.config import Config, load_config
 from hiljade.errors import ConfigError, HiljadeError
+from hiljade.services.feeds import Feed, harvest_twitter, mastodon_feeds, twitter_feeds
+from hiljade.services.feeds import harvest as harvest_feeds
+from hiljade.services.store import init as init_store
+from hiljade.services.store import key_path, open_store
 
 
 def summary(line: str) -> None:
@@ -71,9 +75,9 @@ def get_config(ctx: click.Context, **overrides: Any) -> Config:
 def init(ctx: click.Context) -> None:
     """Create or upgrade the database, and the pseudonym key if none exists."""
     config = get_config(ctx)
-    store, before, after, created = jobs.init(config)
+    store, before, after, created = init_store(config)
     if created:
-        click.echo(f"wrote a new pseudonym key to {jobs.key_path(config)} (keep it; back it up)", err=True)
+        click.echo(f"wrote a new pseudonym key to {key_path(config)} (keep it; back it up)", err=True)
     change = "created" if before is None else ("up to date" if before == after else f"upgraded from {before}")
     summary(f"init: database {store.safe_url} {change} (schema {after})")
 
@@ -82,7 +86,7 @@ def _progress_printer() -> Callable[..., None] | None:
     if not sys.stderr.isatty():
         return None
 
-    def show(feed: jobs.Feed, new_posts: int, oldest: dt.datetime | None) -> None:
+    def show(feed: Feed, new_posts: int, oldest: dt.datetime | None) -> None:
         when = f", back to {oldest:%Y-%m-%d}" if oldest else ""
         click.echo(f"\r{feed.server} #{feed.hashtag}: {new_posts} new posts{when}\x1b[K", err=True, nl=False)
 
@@ -114,17 +118,17 @@ def harvest(
     from hiljade.harvester import bluesky
 
     with command_lock(ctx, config, "harvest", wait):
-        store = jobs.open_store(config)
+        store = open_store(config)
         if source == "twitter":
-            feeds = jobs.twitter_feeds(config, hashtag=hashtag)
+            feeds = twitter_feeds(config, hashtag=hashtag)
         elif source == "bluesky":
             feeds = bluesky.bluesky_feeds(config, hashtag=hashtag)
         else:
-            feeds = jobs.mastodon_feeds(config, server=server, hashtag=hashtag)
+            feeds = mastodon_feeds(config, server=server, hashtag=hashtag)
         if not feeds:
             raise ConfigError(["sources.mastodon.servers: no server configured; list at least one base URL"])
         progress = _progress_printer()
-        run = {"twitter": jobs.harvest_twitter, "bluesky": bluesky.harvest_feeds}.get(source, jobs.harvest)
+        run = {"twitter": harvest_twitter, "bluesky": bluesky.harvest_feeds}.get(source, harvest_feeds)
         report = run(config, store, feeds, progress=progress)
         if progress:
             click.echo("", err=True)
@@ -144,10 +148,10 @@ def harvest(
 @handle_errors
 def stats(ctx: click.Context) -> None:
     """Posts per source and server, the last run of every feed, and warnings."""
-    from hiljade.stats import collect_stats
+    from hiljade.services.stats import collect_stats
 
     config = get_config(ctx)
-    store = jobs.open_store(config)
+    store = open_store(config)
     with store.connect() as conn:
         result = collect_stats(
             conn,

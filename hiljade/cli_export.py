@@ -12,9 +12,9 @@ from typing import Any, TextIO
 
 import click
 
-from hiljade import jobs
 from hiljade.cli import get_config, handle_errors, main, summary
 from hiljade.export.filters import ExportFilter, parse_bbox, parse_when
+from hiljade.services.store import open_store
 
 FORMATS = ("csv", "geojson", "osm", "jsonl")
 SITE_STATUSES = ("unverified", "verified", "rejected", "merged")
@@ -98,7 +98,7 @@ def _write(fmt: str, rows: Any, fields: tuple[str, ...], out: TextIO, *, excel: 
 
 def _run(ctx: click.Context, kind: str, fmt: str, output: Path | None, flt: ExportFilter, excel: bool,
          rows_of: Callable[[Any], Any], fields: tuple[str, ...], note: str = "", **write: Any) -> None:
-    store = jobs.open_store(get_config(ctx))
+    store = open_store(get_config(ctx))
     with _opened(output) as out, store.connect() as conn:
         count = _write(fmt, rows_of(conn), fields, out, excel=excel, **write)
     described = flt.describe()

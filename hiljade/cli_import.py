@@ -11,8 +11,9 @@ from pathlib import Path
 
 import click
 
-from hiljade import jobs
 from hiljade.cli import get_config, handle_errors, main, summary
+from hiljade.services.imports import import_twarc as import_archive
+from hiljade.services.store import open_store
 
 
 @main.group("import")
@@ -31,8 +32,8 @@ def import_group() -> None:
 def import_twarc(ctx: click.Context, file: Path, show_bad: int) -> None:
     """Import tweets from twarc2 JSONL (raw API pages or flattened tweets; .gz too; - for stdin)."""
     config = get_config(ctx)
-    store = jobs.open_store(config)
-    report = jobs.import_twarc(config, store, file)
+    store = open_store(config)
+    report = import_archive(config, store, file)
     for problem in report.problems[:show_bad]:
         click.echo(f"bad line: {problem}", err=True)
     if len(report.problems) > show_bad:
@@ -54,7 +55,7 @@ def import_mail(ctx: click.Context, path: Path) -> None:
     from hiljade.harvester.mail import import_mail as run_import
 
     config = get_config(ctx)
-    report = run_import(config, jobs.open_store(config), path)
+    report = run_import(config, open_store(config), path)
     summary(report.summary())
     if report.unreadable and report.unreadable == report.items:
         sys.exit(1)
@@ -70,5 +71,5 @@ def import_photos(ctx: click.Context, directory: Path, author: str | None) -> No
     from hiljade.harvester.photos import import_photos as run_import
 
     config = get_config(ctx)
-    report = run_import(config, jobs.open_store(config), directory, author=author)
+    report = run_import(config, open_store(config), directory, author=author)
     summary(report.summary())

@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 
-from hiljade import jobs
 from hiljade.cli import get_config, handle_errors, main, summary
 from hiljade.errors import ConfigError
-from hiljade.models.records import Candidate
+from hiljade.records import Candidate
+from hiljade.services.gazetteer import build_gazetteer, load_area, stored_gazetteer
+from hiljade.services.process import process_pending
+from hiljade.services.store import open_store
 
 # --area, the same on every command that needs the area polygon
 area_option = click.option(
@@ -40,9 +42,9 @@ def gazetteer() -> None:
 def gazetteer_build(ctx: click.Context, files: tuple[Path, ...], area_path: Path | None) -> None:
     """Build the gazetteer from OSM files (GeoJSON, Overpass JSON, .osm XML, .osm.pbf) into the database."""
     config = get_config(ctx)
-    store = jobs.open_store(config)
+    store = open_store(config)
     start = time.perf_counter()
-    build_id, built = jobs.build_gazetteer(config, store, list(files), area_path=area_path)
+    build_id, built = build_gazetteer(config, store, list(files), area_path=area_path)
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(built.counts().items()))
     area = "with an area polygon" if built.area is not None else "without an area polygon"
     summary(
@@ -65,18 +67,18 @@ def gazetteer_build(ctx: click.Context, files: tuple[Path, ...], area_path: Path
 @handle_errors
 def gazetteer_fetch(ctx: click.Context, output: Path, area_path: Path | None) -> None:
     """Download the area's streets, places and addresses from the Overpass API, then build from them."""
-    from hiljade.pipeline.overpass import check_overpass_file, fetch_overpass
+    from hiljade.harvester.overpass import check_overpass_file, fetch_overpass
 
     config = get_config(ctx)
-    store = jobs.open_store(config)
-    area = jobs.load_area(config, area_path)
+    store = open_store(config)
+    area = load_area(config, area_path)
     if area is None:
         raise ConfigError(["area.boundary: `gazetteer fetch` needs the area; set it or pass --area FILE"])
     fetch_overpass(
         area.bounds, url=config.get("gazetteer.overpass_url"), user_agent=config.get("user_agent"), out=output
     )
     elements = check_overpass_file(output)
-    build_id, built = jobs.build_gazetteer(config, store, [output], area_path=area_path)
+    build_id, built = build_gazetteer(config, store, [output], area_path=area_path)
     summary(
         f"gazetteer: fetched {elements} OSM elements to {output}; build {build_id} has "
         f"{sum(built.counts().values())} entries"
@@ -117,9 +119,9 @@ def locate(
 
     config = get_config(ctx)
     if gazetteer_files:
-        places = build_gazetteer(list(gazetteer_files), area=jobs.load_area(config, area_path))
+        places = build_gazetteer(list(gazetteer_files), area=load_area(config, area_path))
     else:
-        _, places = jobs.stored_gazetteer(jobs.open_store(config))
+        _, places = stored_gazetteer(open_store(config))
     inputs = [{"id": None, "text": text}] if text is not None else _json_lines(sys.stdin)
     counts = {"located": 0, "pending_review": 0, "nothing": 0, "outside_area": 0, "bad_input": 0}
     for item in inputs:
@@ -214,7 +216,7 @@ def process(ctx: click.Context, reprocess: bool, no_media: bool, wait: float | N
 
     config = get_config(ctx)
     with command_lock(ctx, config, "process", wait):
-        store = jobs.open_store(config)
+        store = open_store(config)
         done = 0
 
         def show(count: int) -> None:
@@ -223,7 +225,7 @@ def process(ctx: click.Context, reprocess: bool, no_media: bool, wait: float | N
             click.echo(f"\rlocating posts: {done} done\x1b[K", err=True, nl=False)
 
         progress = show if sys.stderr.isatty() else None
-        report = jobs.process_pending(
+        report = process_pending(
             config, store, reprocess=reprocess, media=not no_media, progress=progress
         )
         if progress:

@@ -12,9 +12,10 @@ from typing import Any
 
 import click
 
-from hiljade import jobs
 from hiljade.cli import get_config, handle_errors, main, summary
 from hiljade.errors import ReviewError
+from hiljade.services.gazetteer import load_area
+from hiljade.services.store import open_store
 
 SIGHTING_STATUSES = ("pending_review", "auto", "confirmed", "rejected")
 
@@ -42,12 +43,12 @@ def reviewer_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _decide(ctx: click.Context, reviewer: str | None, act: Callable[[Any], Any]) -> None:
     """Run one decision in one transaction and print its one-line summary."""
-    from hiljade.review import Review, reviewer_name
+    from hiljade.services.review import Review, reviewer_name
 
     config = get_config(ctx)
     name = reviewer_name(reviewer)
-    store = jobs.open_store(config)
-    area = jobs.load_area(config)
+    store = open_store(config)
+    area = load_area(config)
     with store.transaction() as conn:
         decision = act(Review(conn, name, config.get("sites"), dt.datetime.now(dt.UTC), area=area))
     summary(f"review: {decision.message} (by {name})")
@@ -66,9 +67,9 @@ def review() -> None:
 @handle_errors
 def review_list(ctx: click.Context, status: str, limit: int | None) -> None:
     """Sightings waiting for a reviewer: id, method, precision, matched text, the post's start."""
-    from hiljade.review_queue import queue
+    from hiljade.models.review_queue import queue
 
-    store = jobs.open_store(get_config(ctx))
+    store = open_store(get_config(ctx))
     with store.connect() as conn:
         items = queue(conn, status=status, limit=limit)
     for item in items:
@@ -90,9 +91,9 @@ def review_list(ctx: click.Context, status: str, limit: int | None) -> None:
 @review_errors
 def review_show(ctx: click.Context, sighting_id: int, as_json: bool) -> None:
     """The post text, every candidate with its evidence, the chosen one, its site, and map links."""
-    from hiljade.review_queue import describe, render
+    from hiljade.models.review_queue import describe, render
 
-    store = jobs.open_store(get_config(ctx))
+    store = open_store(get_config(ctx))
     with store.connect() as conn:
         view = describe(conn, sighting_id)
     if as_json:

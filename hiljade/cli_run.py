@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import click
 
-from hiljade import jobs
 from hiljade.cli import get_config, handle_errors, main, summary
 from hiljade.config import Config, parse_duration
 from hiljade.errors import LockBusy
-from hiljade.runlock import run_lock
+from hiljade.models.runlock import run_lock
+from hiljade.services.store import author_policy, open_store
 
 WAIT_HELP = "Wait up to SECONDS for another run's lock (default: scheduler.lock_timeout_seconds)."
 
@@ -47,7 +47,7 @@ def run_command(ctx: click.Context) -> None:
     config = get_config(ctx)
     json_logs = bool(config.get("scheduler.json_logs"))
     setup_logging(json_logs)
-    store = jobs.open_store(config)
+    store = open_store(config)
     sources = daemon_jobs(config, store)
     check_jobs(sources)
     daemon = Daemon(config, sources)
@@ -66,11 +66,11 @@ def run_command(ctx: click.Context) -> None:
 @handle_errors
 def status_command(ctx: click.Context, as_json: bool) -> None:
     """Every source, server and hashtag: last run, new posts, errors, waits, cursor; and warnings."""
-    from hiljade.runlock import lock_holder
-    from hiljade.status import collect_status, table_lines
+    from hiljade.models.runlock import lock_holder
+    from hiljade.services.status import collect_status, table_lines
 
     config = get_config(ctx)
-    store = jobs.open_store(config)
+    store = open_store(config)
     holder = lock_holder(config.database_url)
     with store.connect() as conn:
         status = collect_status(conn, config, now=dt.datetime.now(dt.UTC), lock=holder)
@@ -95,16 +95,16 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def recheck_command(ctx: click.Context, max_batches: int, wait: float | None) -> None:
     """Ask the platforms whether stored posts still exist: erase deleted ones, update edited ones."""
-    from hiljade.recheck import Rechecker, checkers_from_config
+    from hiljade.services.recheck import Rechecker, checkers_from_config
 
     config = get_config(ctx)
-    store = jobs.open_store(config)
+    store = open_store(config)
     checkers, notes = checkers_from_config(config, store)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     rechecker = Rechecker(
         store,
-        jobs.author_policy(config),
+        author_policy(config),
         checkers,
         batch_size=config.get("recheck.batch_size"),
         min_age=dt.timedelta(seconds=parse_duration(config.get("recheck.min_age"))),

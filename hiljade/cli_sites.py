@@ -6,8 +6,8 @@ import datetime as dt
 
 import click
 
-from hiljade import jobs
 from hiljade.cli import get_config, handle_errors, main, summary
+from hiljade.services.store import open_store
 
 
 @main.group()
@@ -23,7 +23,7 @@ def sites_update(ctx: click.Context) -> None:
     from hiljade.models.sites import assign_sites
 
     config = get_config(ctx)
-    store = jobs.open_store(config)
+    store = open_store(config)
     with store.transaction() as conn:
         counts = assign_sites(conn, config, dt.datetime.now(dt.UTC))
     summary(counts.summary("update"))
@@ -38,7 +38,7 @@ def sites_recluster(ctx: click.Context) -> None:
     from hiljade.models.sites import recluster_sites
 
     config = get_config(ctx)
-    store = jobs.open_store(config)
+    store = open_store(config)
     with store.transaction() as conn:
         counts = recluster_sites(conn, config, dt.datetime.now(dt.UTC))
     summary(counts.summary("recluster"))

@@ -38,8 +38,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from hiljade.config import Config, parse_duration
 from hiljade.errors import ConfigError, HiljadeError, LockBusy
+from hiljade.models.runlock import run_lock
 from hiljade.models.store import Store
-from hiljade.runlock import run_lock
 
 log = logging.getLogger("hiljade.run")
 
@@ -53,8 +53,8 @@ class SourceSpec:
 
 
 SOURCES: dict[str, SourceSpec] = {
-    "mastodon": SourceSpec("hiljade.jobs:mastodon_feeds", "hiljade.jobs:harvest"),
-    "twitter": SourceSpec("hiljade.jobs:twitter_feeds", "hiljade.jobs:harvest_twitter"),
+    "mastodon": SourceSpec("hiljade.services.feeds:mastodon_feeds", "hiljade.services.feeds:harvest"),
+    "twitter": SourceSpec("hiljade.services.feeds:twitter_feeds", "hiljade.services.feeds:harvest_twitter"),
     "bluesky": SourceSpec(
         "hiljade.harvester.bluesky:bluesky_feeds", "hiljade.harvester.bluesky:harvest_feeds"
     ),
@@ -109,20 +109,21 @@ def source_jobs(config: Config, store: Store, specs: dict[str, SourceSpec] = SOU
 
 def daemon_jobs(config: Config, store: Store) -> list[Source]:
     """Every job of `hiljade run`: the sources' harvests, process and recheck."""
-    from hiljade import jobs
-    from hiljade.recheck import Rechecker, checkers_from_config
-    from hiljade.runlock import run_lock as lock
+    from hiljade.models.runlock import run_lock as lock
+    from hiljade.services.process import process_pending
+    from hiljade.services.recheck import Rechecker, checkers_from_config
+    from hiljade.services.store import author_policy
 
     wait = lock_wait(config)
 
     def process(should_stop: Callable[[], bool]) -> Any:
-        return jobs.process_pending(config, store, batch=100, should_stop=should_stop)
+        return process_pending(config, store, batch=100, should_stop=should_stop)
 
     def recheck(should_stop: Callable[[], bool]) -> Any:
         checkers, _ = checkers_from_config(config, store)
         rechecker = Rechecker(
             store,
-            jobs.author_policy(config),
+            author_policy(config),
             checkers,
             batch_size=config.get("recheck.batch_size"),
             min_age=dt.timedelta(seconds=parse_duration(config.get("recheck.min_age"))),

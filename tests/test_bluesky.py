@@ -24,8 +24,8 @@ from hiljade.cli import main
 from hiljade.config import load_config
 from hiljade.harvester.bluesky import PASSWORD_ENV, harvest_bluesky, since_text
 from hiljade.harvester.bluesky_post import full_text, media, opt_out_reason, view_to_record
-from hiljade.jobs import open_store
 from hiljade.models.schema import Author, HarvestCursor, HarvestRun, Media, Post
+from hiljade.services.store import open_store
 from tests.conftest import write_config
 
 PASSWORD = "abcd-efgh-ijkl-mnop"

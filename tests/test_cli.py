@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from hiljade.cli import main
 from hiljade.config import load_config
-from hiljade.jobs import author_policy, open_store
 from hiljade.models.posts import save_post
-from hiljade.models.records import AuthorRecord, PostRecord
+from hiljade.records import AuthorRecord, PostRecord
+from hiljade.services.store import author_policy, open_store
 from tests.conftest import REPO, write_config
 
 

@@ -19,7 +19,6 @@ from sqlalchemy import func, select, update
 
 from hiljade.harvester.mastodon_status import status_to_record
 from hiljade.models.posts import AuthorPolicy, save_post
-from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
 from hiljade.models.schema import Media, Post, PostLink
 from hiljade.models.store import Store
 from hiljade.pipeline.duplicates import (
@@ -32,6 +31,7 @@ from hiljade.pipeline.duplicates import (
     post_links,
     text_similarity,
 )
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 from tests.mastodon_fixtures import TEMPLATE_STATUS
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)

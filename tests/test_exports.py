@@ -21,10 +21,10 @@ from hiljade.cli import main
 from hiljade.config import load_config
 from hiljade.export.filters import parse_bbox, parse_when
 from hiljade.export.osm import manufacturer_of, site_tags
-from hiljade.jobs import author_policy, open_store
 from hiljade.models.posts import save_post
-from hiljade.models.records import AuthorRecord, PostRecord
 from hiljade.models.schema import Post, Sighting, Site
+from hiljade.records import AuthorRecord, PostRecord
+from hiljade.services.store import author_policy, open_store
 from tests.conftest import write_config
 
 T0 = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)

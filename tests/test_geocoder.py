@@ -14,7 +14,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from hiljade.errors import ConfigError, GeocoderError
-from hiljade.pipeline.geocoder import (
+from hiljade.harvester.geocoder import (
     Geocoder,
     GeocoderSettings,
     MemoryGeocodeCache,

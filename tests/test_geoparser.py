@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hiljade.models.records import Candidate
 from hiljade.pipeline.gazetteer import Gazetteer, build_gazetteer
 from hiljade.pipeline.geoparser import parse
+from hiljade.records import Candidate
 from tests.gazetteer_fixtures import AREA, DECANSKA_17_OKTOBRA, DECANSKA_MAKEDONSKA, write_town
 from tests.test_gazetteer import _belgrade
 

@@ -18,8 +18,9 @@ from sqlalchemy import select
 
 from hiljade.cli import main
 from hiljade.config import load_config
-from hiljade.jobs import harvest, mastodon_feeds, open_store
 from hiljade.models.schema import Author, HarvestCursor, HarvestRun, Media, Post, PostCopy, PostVersion
+from hiljade.services.feeds import harvest, mastodon_feeds
+from hiljade.services.store import open_store
 from tests.conftest import write_config
 from tests.mastodon_fixtures import make_statuses, recorded_statuses
 from tests.mastodon_server import MastodonStandIn

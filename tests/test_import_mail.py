@@ -17,9 +17,9 @@ from sqlalchemy import select, text
 
 from hiljade.config import load_config
 from hiljade.harvester.mail import clean_text, detect_container, parse_message, sent_at
-from hiljade.jobs import author_policy, open_store
 from hiljade.models.schema import Author, Media, Post, Sighting
 from hiljade.privacy import pseudonym
+from hiljade.services.store import author_policy, open_store
 from tests.test_import_photos import TAKOVSKA, cli, distance_m, jpeg_with_gps, plain_image, prepared
 
 SENDER = "Marko.Markovic@Example.org"

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from hiljade.cli import main
 from hiljade.config import load_config
 from hiljade.harvester.photos import caption_for, is_sidecar, load_captions
-from hiljade.jobs import open_store
 from hiljade.models.schema import Media, Post, Sighting
-from hiljade.pipeline.process import stored_exif_candidates
+from hiljade.services.process import stored_exif_candidates
+from hiljade.services.store import open_store
 from tests.conftest import write_config
 
 # One street in central Belgrade and an area around it: enough for `hiljade process` to run.

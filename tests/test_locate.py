@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hiljade.models.records import Candidate
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.locate import Located, locate
+from hiljade.records import Candidate
 from tests.gazetteer_fixtures import DECANSKA_MAKEDONSKA
 from tests.test_geoparser import _town
 

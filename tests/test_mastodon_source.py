@@ -23,7 +23,6 @@ from hiljade.errors import (
     SourceNotFound,
     SourceUnavailable,
 )
-from hiljade.harvester.html_text import html_to_text
 from hiljade.harvester.mastodon import (
     MastodonSource,
     Page,
@@ -32,6 +31,7 @@ from hiljade.harvester.mastodon import (
     opt_out_reason,
     status_to_record,
 )
+from hiljade.pipeline.html_text import html_to_text
 from tests.mastodon_fixtures import OPTED_OUT_USERS, make_statuses, recorded_statuses
 from tests.mastodon_server import MastodonStandIn
 

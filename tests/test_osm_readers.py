@@ -9,7 +9,7 @@ import osmium
 import pytest
 
 from hiljade.errors import GazetteerDataError, HiljadeError
-from hiljade.pipeline.osm_readers import read_features
+from hiljade.harvester.osm_files import read_features
 from tests.gazetteer_fixtures import STREETS, write_osm_xml
 
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from hiljade.errors import ConfigError, RateLimited, SourceError, SourceUnavailable
-from hiljade.pipeline.overpass import check_overpass_file, fetch_overpass, overpass_query
+from hiljade.harvester.overpass import check_overpass_file, fetch_overpass, overpass_query
 
 AGENT = "hiljade-tests/0.1 (tests@example.org)"
 BBOX = (20.35, 44.75, 20.55, 44.85)  # min_lon, min_lat, max_lon, max_lat

@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from hiljade.cli import main
 from hiljade.config import load_config
-from hiljade.jobs import author_policy, open_store
 from hiljade.models.posts import save_post
-from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
 from hiljade.models.schema import Media, PostLocation, Sighting
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord
+from hiljade.services.store import author_policy, open_store
 from tests.conftest import write_config
 
 # Two crossing streets and a landmark in central Belgrade, tagged as OpenStreetMap tags them.

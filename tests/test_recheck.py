@@ -15,12 +15,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from hiljade.config import load_config
-from hiljade.erasure import erase_post, scrub_text
 from hiljade.errors import SourceAuthError
-from hiljade.jobs import author_policy, open_store
+from hiljade.models.erasure import erase_post, scrub_text
 from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
 from hiljade.models.posts import ERASED, NEW, save_post
-from hiljade.models.records import AuthorRecord, PostRecord
 from hiljade.models.schema import (
     Author,
     GeocodeAnswer,
@@ -32,7 +30,8 @@ from hiljade.models.schema import (
     ReviewLog,
     Sighting,
 )
-from hiljade.recheck import (
+from hiljade.records import AuthorRecord, PostRecord
+from hiljade.services.recheck import (
     DELETED,
     PRESENT,
     UNCHECKED,
@@ -43,6 +42,7 @@ from hiljade.recheck import (
     pick_copy,
     twitter_reads_this_month,
 )
+from hiljade.services.store import author_policy, open_store
 from tests.conftest import write_config
 from tests.mastodon_fixtures import make_statuses
 from tests.mastodon_server import MastodonStandIn
@@ -186,8 +186,8 @@ def test_recheck_erases_deleted_posts_updates_edits_and_trusts_no_failure(
 def _add_evidence(config: Path, victim: Any) -> int:
     """A confirmed sighting with text in its evidence, an earlier version, geocoder cache entries,
     and the victim moved to an author of its own; returns that author's id."""
-    from hiljade.pipeline.geocoder import cache_key
-    from hiljade.pipeline.process import geocode_query
+    from hiljade.harvester.geocoder import cache_key
+    from hiljade.services.process import geocode_query
 
     cfg = load_config(config)
     store = open_store(cfg)
@@ -381,7 +381,7 @@ def test_a_dead_or_parked_domain_answering_404_to_everything_erases_nothing() ->
     import threading
 
     from hiljade.harvester.mastodon import MastodonSource
-    from hiljade.recheck import DELETED, UNCHECKED, MastodonChecker
+    from hiljade.services.recheck import DELETED, UNCHECKED, MastodonChecker
 
     class Parked(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802

@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 from hiljade.cli import main
 from hiljade.config import load_config
 from hiljade.errors import ReviewError
-from hiljade.jobs import author_policy, open_store
 from hiljade.models.posts import save_post
-from hiljade.models.records import AuthorRecord, PostRecord
 from hiljade.models.schema import Post, ReviewLog, Sighting, Site
-from hiljade.review import check_point, reviewer_name
+from hiljade.records import AuthorRecord, PostRecord
+from hiljade.services.review import check_point, reviewer_name
+from hiljade.services.store import author_policy, open_store
 from tests.conftest import write_config
 from tests.test_process import AREA, STREETS
 

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from hiljade.config import load_config
 from hiljade.errors import LockBusy
-from hiljade.jobs import open_store
+from hiljade.models.runlock import lock_holder, lock_path, run_lock
 from hiljade.models.schema import HarvestRun
-from hiljade.runlock import lock_holder, lock_path, run_lock
+from hiljade.services.store import open_store
 from tests.conftest import REPO, write_config
 from tests.mastodon_fixtures import make_statuses
 from tests.mastodon_server import MastodonStandIn
@@ -26,7 +26,7 @@ from tests.test_harvest import cli, snapshot
 
 HOLD = """
 import sys, time
-from hiljade.runlock import run_lock
+from hiljade.models.runlock import run_lock
 with run_lock(sys.argv[1], command="harvest"):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

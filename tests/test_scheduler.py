@@ -27,9 +27,8 @@ from sqlalchemy import select
 
 from hiljade.config import Config, load_config
 from hiljade.errors import ConfigError, SourceUnavailable
-from hiljade.jobs import open_store
+from hiljade.models.runlock import run_lock
 from hiljade.models.schema import HarvestRun
-from hiljade.runlock import run_lock
 from hiljade.scheduler import (
     Daemon,
     Source,
@@ -39,6 +38,7 @@ from hiljade.scheduler import (
     setup_logging,
     source_jobs,
 )
+from hiljade.services.store import open_store
 from tests.conftest import REPO, write_config
 from tests.mastodon_fixtures import make_statuses
 from tests.mastodon_server import MastodonStandIn
@@ -236,9 +236,9 @@ def test_sources_are_imported_lazily_and_missing_ones_are_skipped(
                        sources__mastodon__interval="2m")
     config = load_config(cfg)
     specs = {
-        "mastodon": SourceSpec("hiljade.jobs:mastodon_feeds", "hiljade.jobs:harvest"),
+        "mastodon": SourceSpec("hiljade.services.feeds:mastodon_feeds", "hiljade.services.feeds:harvest"),
         "twitter": SourceSpec("hiljade.no_such_module:feeds", "hiljade.no_such_module:harvest"),
-        "bluesky": SourceSpec("hiljade.jobs:no_bluesky_feeds", "hiljade.jobs:harvest"),
+        "bluesky": SourceSpec("hiljade.services.feeds:no_bluesky_feeds", "hiljade.services.feeds:harvest"),
     }
     with caplog.at_level(logging.WARNING, logger="hiljade.run"):
         sources = source_jobs(config, store=None, specs=specs)  # type: ignore[arg-type]

@@ -14,11 +14,11 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from hiljade.cli import main
 from hiljade.models.posts import AuthorPolicy, save_post
-from hiljade.models.records import MediaRecord, PostRecord
 from hiljade.models.schema import Post, PostLink, ReviewLog, Sighting, Site
 from hiljade.models.sites import assign_sites, recluster_sites, refresh_sites
 from hiljade.models.store import Store
 from hiljade.pipeline.sites import M_PER_DEG, distance_m
+from hiljade.records import MediaRecord, PostRecord
 from tests.conftest import write_config
 
 A = (44.8125, 20.4612)  # Terazije

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from hiljade.config import Config, load_config
-from hiljade.jobs import author_policy, build_gazetteer, open_store, process_pending
 from hiljade.models.ledger import Cursor, add_to_run, finish_run, save_cursor, start_run
 from hiljade.models.posts import save_post
-from hiljade.models.records import AuthorRecord, PostRecord
-from hiljade.runlock import Holder, run_lock
-from hiljade.status import collect_status
+from hiljade.models.runlock import Holder, run_lock
+from hiljade.records import AuthorRecord, PostRecord
+from hiljade.services.gazetteer import build_gazetteer
+from hiljade.services.process import process_pending
+from hiljade.services.status import collect_status
+from hiljade.services.store import author_policy, open_store
 from tests.test_harvest import cli
 
 A, B, C = "https://a.example", "https://b.example", "https://c.example"

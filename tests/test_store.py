@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from hiljade.errors import StoreError
 from hiljade.models.ledger import Cursor, finish_run, last_runs, load_cursor, save_cursor, start_run
 from hiljade.models.posts import DUPLICATE, NEW, UPDATED, AuthorPolicy, save_post
-from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
 from hiljade.models.schema import Author, Media, Post, PostCopy, PostVersion
 from hiljade.models.store import Store
 from hiljade.privacy import pseudonym
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 POLICY = AuthorPolicy(secret=b"k" * 64)

@@ -14,13 +14,13 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from hiljade.cli import main
-from hiljade.harvester.poll import Feed
 from hiljade.harvester.twarc import import_twarc
 from hiljade.harvester.twitter import TwitterSource
-from hiljade.harvester.twitter_poll import TwitterHarvester
 from hiljade.models.posts import AuthorPolicy
 from hiljade.models.schema import Media, Post
 from hiljade.models.store import Store
+from hiljade.services.harvest import Feed
+from hiljade.services.twitter_harvest import TwitterHarvester
 from tests.conftest import write_config
 from tests.twitter_fixtures import flatten, load_campaign
 from tests.twitter_server import TwitterStandIn
@@ -141,7 +141,7 @@ def test_an_archive_merges_with_the_harvested_tweets(
 def test_a_tweet_erased_after_deletion_is_not_imported_again(
     tmp_path: Path, sqlite_url: str, campaign_server: tuple
 ) -> None:
-    from hiljade.erasure import erase_post
+    from hiljade.models.erasure import erase_post
 
     server, camp = campaign_server
     store = open_store(sqlite_url)

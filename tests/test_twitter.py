@@ -18,17 +18,17 @@ from sqlalchemy import select
 
 from hiljade.cli import main
 from hiljade.errors import ConfigError, SourceAuthError, SourceUnavailable
-from hiljade.harvester.poll import Feed
 from hiljade.harvester.twitter import BEARER_ENV, TwitterSource
-from hiljade.harvester.twitter_poll import (
+from hiljade.models.posts import AuthorPolicy
+from hiljade.models.schema import Author, HarvestCursor, HarvestRun, Media, Post, PostCopy
+from hiljade.models.store import Store
+from hiljade.services.harvest import Feed
+from hiljade.services.twitter_harvest import (
     BUDGET_EXHAUSTED,
     TwitterHarvester,
     load_twitter_cursor,
     save_twitter_cursor,
 )
-from hiljade.models.posts import AuthorPolicy
-from hiljade.models.schema import Author, HarvestCursor, HarvestRun, Media, Post, PostCopy
-from hiljade.models.store import Store
 from tests.conftest import write_config
 from tests.twitter_fixtures import ANA, load_campaign, tweet
 from tests.twitter_server import TwitterStandIn, snowflake

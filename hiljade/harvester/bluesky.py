@@ -33,11 +33,11 @@ from hiljade.config import Config
 from hiljade.errors import ConfigError, SourceError
 from hiljade.harvester.bluesky_post import parse_time, sort_at, view_to_record
 from hiljade.harvester.bluesky_xrpc import PASSWORD_ENV, BlueskyClient, SearchPage
-from hiljade.harvester.poll import Feed, FeedResult, close_feed, failure_status, utcnow
 from hiljade.models.ledger import Cursor, add_to_run, start_run
 from hiljade.models.posts import NEW, UPDATED, AuthorPolicy, insert_ignore, save_post
 from hiljade.models.schema import HarvestCursor
 from hiljade.models.store import Store
+from hiljade.services.harvest import Feed, FeedResult, close_feed, failure_status, utcnow
 
 SOURCE = "bluesky"
 __all__ = [
@@ -296,9 +296,10 @@ def harvest_feeds(
     *,
     progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-):  # noqa: ANN201 - hiljade.jobs.HarvestReport
-    """Harvest the given Bluesky feeds (the shape of ``jobs.harvest``, for `hiljade harvest`)."""
-    from hiljade.jobs import HarvestReport, author_policy
+):  # noqa: ANN201 - hiljade.services.feeds.HarvestReport
+    """Harvest the given Bluesky feeds (the shape of ``feeds.harvest``, for `hiljade harvest`)."""
+    from hiljade.services.feeds import HarvestReport
+    from hiljade.services.store import author_policy
 
     section = config.get("sources.bluesky")
     harvester = BlueskyHarvester(
@@ -321,7 +322,7 @@ def harvest_bluesky(
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
     should_stop: Callable[[], bool] | None = None,
-):  # noqa: ANN201 - hiljade.jobs.HarvestReport
+):  # noqa: ANN201 - hiljade.services.feeds.HarvestReport
     """Harvest every configured hashtag (or one) from Bluesky: what the scheduler calls."""
     feeds = bluesky_feeds(config, hashtag=hashtag, environ=environ, session=session, sleep=sleep)
     return harvest_feeds(config, store, feeds, should_stop=should_stop)

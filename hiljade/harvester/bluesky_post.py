@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hiljade.errors import SourceError
-from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 
 PLATFORM = "bluesky"
 OPT_OUT_LABELS = ("!no-unauthenticated",)  # the author asked apps not to show them to logged-out users

@@ -29,7 +29,6 @@ from typing import Any
 
 from hiljade.config import Config
 from hiljade.errors import MediaRefused, SourceError
-from hiljade.harvester.html_text import html_to_text
 from hiljade.harvester.photos import (
     ImageCheck,
     ImportReport,
@@ -41,8 +40,9 @@ from hiljade.harvester.photos import (
     save_original,
 )
 from hiljade.models.posts import NEW
-from hiljade.models.records import AuthorRecord, PostRecord
 from hiljade.models.store import Store
+from hiljade.pipeline.html_text import html_to_text
+from hiljade.records import AuthorRecord, PostRecord
 
 PLATFORM = "mail"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -296,7 +296,7 @@ def import_mail(
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> ImportReport:
     """Import every message under ``path`` (one transaction per message); see the module docstring."""
-    from hiljade.jobs import author_policy
+    from hiljade.services.store import author_policy
 
     container = detect_container(path)
     check = ImageCheck.from_config(config)

@@ -34,7 +34,7 @@ from hiljade.errors import (
     SourceUnavailable,
 )
 from hiljade.harvester.mastodon_status import as_int, opt_out_reason, parse_time, status_id, status_to_record
-from hiljade.models.records import PostRecord
+from hiljade.records import PostRecord
 
 __all__ = ["MastodonSource", "Page", "clean_hashtag", "normalize_base_url", "opt_out_reason",
            "status_to_record"]

@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hiljade.errors import SourceError
-from hiljade.harvester.html_text import html_to_text
-from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
+from hiljade.pipeline.html_text import html_to_text
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 
 PLATFORM = "mastodon"
 _HASHTAG = re.compile(r"(?<![\w#/&])#(\w[\w·]*)")

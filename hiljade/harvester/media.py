@@ -34,7 +34,7 @@ from hiljade.errors import (
     SourceNotFound,
     SourceUnavailable,
 )
-from hiljade.harvester.images import DEFAULT_FORMATS, inspect_image, stored_format, strip_metadata
+from hiljade.pipeline.images import DEFAULT_FORMATS, inspect_image, stored_format, strip_metadata
 
 __all__ = ["FetchedMedia", "MediaPolicy", "fetch_media", "inspect_image", "is_public_address",
            "media_session", "stored_format", "strip_metadata"]

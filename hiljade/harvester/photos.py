@@ -4,7 +4,7 @@ Original photos are the only ones that still carry GPS. Each accepted photo (all
 size-capped, checked by the same ``inspect_image`` as media downloads) is hashed and its EXIF read
 at once; the bytes are never stored. What is kept: the media row with its sha256, and the EXIF
 result in ``posts.raw["media_exif"]``, which `hiljade process` turns into an ``exif`` sighting
-(``hiljade.pipeline.process.stored_exif_candidates``). The mail importer shares ``examine_photo``
+(``hiljade.services.process.stored_exif_candidates``). The mail importer shares ``examine_photo``
 and ``save_original``.
 
 One photo is one post: ``uri = "photos:" + sha256(bytes)``, so importing a folder again (or a copy
@@ -31,12 +31,12 @@ from sqlalchemy import Connection, select, update
 
 from hiljade.config import Config
 from hiljade.errors import MediaRefused, SourceError
-from hiljade.harvester.images import inspect_image
 from hiljade.models.posts import NEW, AuthorPolicy, save_post
-from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
 from hiljade.models.schema import Media, Post
 from hiljade.models.store import Store
 from hiljade.pipeline.exif import ExifResult, read_exif
+from hiljade.pipeline.images import inspect_image
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 
 PLATFORM = "photos"
 # File name endings tried as photos; anything else is refused as format_not_allowed unread.
@@ -278,7 +278,7 @@ def import_photos(
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> ImportReport:
     """Import every photo under ``root`` (one transaction per photo); see the module docstring."""
-    from hiljade.jobs import author_policy
+    from hiljade.services.store import author_policy
 
     if not root.is_dir():
         raise SourceError(f"{root} is not a folder; give the folder that holds the photos", kind="format")

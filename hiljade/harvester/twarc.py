@@ -33,9 +33,9 @@ from hiljade.harvester.twitter_tweet import (
     convert_tweet,
 )
 from hiljade.models.posts import DUPLICATE, ERASED, NEW, UPDATED, AuthorPolicy, save_post
-from hiljade.models.records import PostRecord
 from hiljade.models.schema import Post, PostCopy
 from hiljade.models.store import Store
+from hiljade.records import PostRecord
 
 MAX_PROBLEMS = 1000  # described bad lines kept in the report (all are counted)
 

@@ -49,7 +49,7 @@ from hiljade.harvester.twitter_tweet import (
     convert_tweet,
     tweet_to_record,
 )
-from hiljade.models.records import PostRecord
+from hiljade.records import PostRecord
 
 __all__ = ["BEARER_ENV", "SearchPage", "TwitterSource", "normalize_api_url"]
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import Any
 
 from hiljade.errors import SourceError
 from hiljade.harvester.mastodon_status import parse_time
-from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 
 PLATFORM = "twitter"
 DEFAULT_SERVER = "https://api.twitter.com"

@@ -12,9 +12,9 @@ from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from hiljade.models.records import AuthorRecord, MediaRecord, PostRecord
 from hiljade.models.schema import Author, Media, Post, PostCopy, PostVersion
 from hiljade.privacy import pseudonym
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 
 NEW, DUPLICATE, UPDATED = "new", "duplicate", "updated"
 ERASED = "erased"  # the post was deleted at its source and erased here: never stored again

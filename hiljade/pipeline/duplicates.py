@@ -30,8 +30,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hiljade.errors import MediaRefused
-from hiljade.harvester.images import DEFAULT_FORMATS, ImageLimits, inspect_image
 from hiljade.models.schema import Media, Post, PostLink
+from hiljade.pipeline.images import DEFAULT_FORMATS, ImageLimits, inspect_image
 from hiljade.pipeline.normalize import tokenize
 
 REASONS = ("sha256", "phash", "text", "quote")

@@ -20,7 +20,7 @@ from typing import Any
 
 import exifread
 
-from hiljade.models.records import Candidate
+from hiljade.records import Candidate
 
 MAX_BYTES = 64 * 1024 * 1024  # larger files are refused unread
 DEFAULT_PRECISION_M = 10.0  # a phone fix when GPSHPositioningError is absent

@@ -26,6 +26,7 @@ from shapely.ops import linemerge, unary_union
 from shapely.prepared import prep
 
 from hiljade.errors import GazetteerDataError
+from hiljade.harvester.osm_files import OsmFeature, read_features
 from hiljade.pipeline.normalize import (
     damerau1,
     deletions,
@@ -37,7 +38,6 @@ from hiljade.pipeline.normalize import (
     sibilant_alternative,
     tokenize,
 )
-from hiljade.pipeline.osm_readers import OsmFeature, read_features
 
 
 def _words(text: str) -> frozenset[str]:

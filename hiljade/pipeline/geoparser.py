@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hiljade.models.records import Candidate
 from hiljade.pipeline.gazetteer import Gazetteer, NameGroup
 from hiljade.pipeline.normalize import (
     Token,
@@ -27,6 +26,7 @@ from hiljade.pipeline.normalize import (
     keys,
     tokenize,
 )
+from hiljade.records import Candidate
 
 RANK = {"address": 5, "intersection": 4, "landmark": 3, "square": 3, "street": 1}
 LARGE_M = 150.0  # a square or landmark reaching further than this is no position without review

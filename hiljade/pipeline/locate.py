@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from shapely.geometry.base import BaseGeometry
 
-from hiljade.models.records import Candidate
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.geoparser import parse
+from hiljade.records import Candidate
 
 OUTCOMES = ("located", "pending_review", "nothing", "outside_area")
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from openlocationcode import openlocationcode as olc
 from shapely.geometry import Point
 
-from hiljade.models.records import Candidate
+from hiljade.records import Candidate
 
 M_PER_DEG = 111_320.0
 MIN_PRECISION_M = 10.0  # a point typed or clicked by a person is no better than this

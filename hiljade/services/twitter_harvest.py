@@ -11,7 +11,7 @@ loses nor doubles a post. ``backfill_done`` is set once the first walk finished.
 The monthly budget (``sources.twitter.monthly_cap``) is read from the ledger: tweets read this
 calendar month (UTC) = new_posts + duplicates + updated_posts + opted_out over every ``twitter``
 row and every ``recheck`` row of the same API (lookups count in X's cap too; the same sum as
-``hiljade.recheck.twitter_reads_this_month``). Each tweet read is counted in exactly one of those
+``hiljade.services.recheck.twitter_reads_this_month``). Each tweet read is counted in exactly one of those
 columns, so a request never asks for more than what remains, and the run stops with status
 ``budget_exhausted`` when less than one minimal page (10 tweets) remains.
 """
@@ -28,13 +28,13 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select, update
 
 from hiljade.errors import SourceError
-from hiljade.harvester.poll import Feed, FeedResult, close_feed, failure_status, utcnow
 from hiljade.harvester.twitter import MAX_RESULTS, MIN_RESULTS, SearchPage, TwitterSource
 from hiljade.harvester.twitter_tweet import snowflake_time
 from hiljade.models.ledger import Cursor, add_to_run, start_run
 from hiljade.models.posts import NEW, UPDATED, AuthorPolicy, insert_ignore, save_post
 from hiljade.models.schema import HarvestCursor, HarvestRun
 from hiljade.models.store import Store
+from hiljade.services.harvest import Feed, FeedResult, close_feed, failure_status, utcnow
 
 log = logging.getLogger(__name__)
 SOURCE = "twitter"

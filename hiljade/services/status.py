@@ -28,10 +28,10 @@ from sqlalchemy import Connection, select
 
 from hiljade.config import Config, parse_duration
 from hiljade.models.ledger import last_runs
+from hiljade.models.runlock import Holder
 from hiljade.models.schema import HarvestCursor, HarvestRun
-from hiljade.recheck import twitter_reads_this_month
-from hiljade.runlock import Holder
-from hiljade.stats import FAILED, STALE_RUNNING
+from hiljade.services.recheck import twitter_reads_this_month
+from hiljade.services.stats import FAILED, STALE_RUNNING
 
 SPECIAL = ("geocoder",)  # ledger sources that are not feeds
 OVERDUE_FACTOR = 4

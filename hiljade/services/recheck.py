@@ -4,7 +4,7 @@ Posts are taken oldest ``checked_at`` first (never checked before all), only whe
 ``recheck.min_age`` and not checked within ``recheck.every``, ``recheck.batch_size`` at a time.
 Each batch holds the run lock while it asks and writes, so a harvest waits at most one batch.
 
-Verdicts: a status the server answers 404/410 for is *deleted* and erased (``hiljade.erasure``);
+Verdicts: a status the server answers 404/410 for is *deleted* and erased (``hiljade.models.erasure``);
 one whose author has since opted out is erased too; a newer ``edited_at`` updates the text through
 ``save_post`` (the earlier text is kept as a version); anything else that answers is *unchanged*.
 A 401, 403, 429, timeout, 5xx or a broken answer means *could not check*: nothing is written for
@@ -32,14 +32,14 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, or_, select, update
 
-from hiljade.erasure import erase_post
 from hiljade.errors import ConfigError, LockBusy, SourceError
-from hiljade.harvester.poll import failure_status, utcnow
+from hiljade.models.erasure import erase_post
 from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
 from hiljade.models.posts import UPDATED, AuthorPolicy, save_post
-from hiljade.models.records import PostRecord
 from hiljade.models.schema import HarvestRun, Post, PostCopy
 from hiljade.models.store import Store
+from hiljade.records import PostRecord
+from hiljade.services.harvest import failure_status, utcnow
 
 log = logging.getLogger(__name__)
 SOURCE = "recheck"
@@ -380,20 +380,17 @@ def checkers_from_config(
     """The checkers this configuration allows, and a note for each platform left out."""
     import time
 
-    from hiljade import jobs
+    from hiljade.services.feeds import mastodon_feeds, twitter_feeds
 
     pause = sleep or time.sleep
     def mastodon_client(server: str) -> Any:
-        return jobs.mastodon_feeds(config, server=server, sleep=pause)[0].client
+        return mastodon_feeds(config, server=server, sleep=pause)[0].client
 
     checkers: dict[str, Checker] = {"mastodon": MastodonChecker(mastodon_client)}
     notes = []
     if config.get("sources.twitter.enabled"):
-        feeds = getattr(jobs, "twitter_feeds", None)
         try:
-            if feeds is None:
-                raise ImportError("hiljade.jobs has no twitter_feeds")
-            client = feeds(config, sleep=pause)[0].client
+            client = twitter_feeds(config, sleep=pause)[0].client
             cap = int(config.get("sources.twitter.monthly_cap", 0))
 
             def budget() -> int:
@@ -401,7 +398,7 @@ def checkers_from_config(
                     return cap - twitter_reads_this_month(conn, client.server, utcnow())
 
             checkers["twitter"] = LookupChecker(client, client.server, budget=budget)
-        except (ImportError, ConfigError) as exc:
+        except ConfigError as exc:
             notes.append(f"X/Twitter posts are not rechecked: {exc}")
     else:
         notes.append("X/Twitter posts are not rechecked: sources.twitter.enabled is false")

@@ -17,13 +17,15 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from hiljade.config import Config
 from hiljade.errors import GeocoderError, HiljadeError
-from hiljade.models.records import Candidate
 from hiljade.models.schema import Media, Post, PostLocation, Sighting
 from hiljade.models.store import Store
 from hiljade.pipeline.exif import ExifResult, read_exif
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.locate import Located, locate
+from hiljade.records import Candidate
+from hiljade.services.gazetteer import stored_gazetteer
 
 # Bump when the pipeline's answers change, so `hiljade process` looks at every post again.
 PIPELINE_VERSION = "1"
@@ -285,3 +287,79 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def geocoder(config: Config, store: Store, area):  # noqa: ANN001, ANN201 - Geocoder | None
+    """The online geocoder fallback, or None when `geocoder.enabled` is false."""
+    from hiljade.harvester.geocoder import Geocoder
+    from hiljade.models.places import StoredGeocodeCache
+
+    section = dict(config.get("geocoder"))
+    if not section.get("enabled"):
+        return None
+    section["user_agent"] = section.get("user_agent") or config.get("user_agent")
+    return Geocoder.from_config(section, cache=StoredGeocodeCache(store), area=area)
+
+
+def media_fetcher(config: Config):  # noqa: ANN201 - url -> (sha256, bytes)
+    """Downloads one image under the configured media policy (one HTTP session for the run)."""
+    from hiljade.harvester.media import MediaPolicy, fetch_media, media_session
+
+    section = {k: v for k, v in config.get("media").items() if k != "download"}
+    policy = MediaPolicy.from_config({**section, "user_agent": config.get("user_agent")})
+    session = media_session(policy)
+
+    def fetch(url: str) -> tuple[str, bytes]:
+        got = fetch_media(url, policy, session=session)
+        return got.sha256, got.data
+
+    return fetch
+
+
+def process_pending(
+    config: Config,
+    store: Store,
+    *,
+    reprocess: bool = False,
+    media: bool = True,
+    batch: int = 500,
+    progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+):  # noqa: ANN201 - ProcessReport
+    """What `hiljade process` does, stoppable between batches; a geocoder that was asked (or refused
+    us) leaves a ledger row (source ``geocoder``, status ``ok`` or ``refused``) for `hiljade status`."""
+    from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
+    from hiljade.services.process import Processor
+
+    build_id, places = stored_gazetteer(store)
+    coder = geocoder(config, store, places.area)
+    fetch = media_fetcher(config) if config.get("media.download") and media else None
+    processor = Processor(
+        store, places, gazetteer_build=build_id, geocode=coder.geocode if coder else None, fetch_media=fetch
+    )
+    started = dt.datetime.now(dt.UTC)
+    report = processor.run(
+        processor.pending_ids(reprocess=reprocess), batch=batch, progress=progress, should_stop=should_stop
+    )
+    from hiljade.models.sites import assign_sites
+    from hiljade.pipeline.duplicates import link_duplicates
+
+    with store.transaction() as conn:
+        settings = dict(config.get("sites"))
+        report.links = link_duplicates(conn, settings, dt.datetime.now(dt.UTC))
+        report.sites = assign_sites(conn, settings, dt.datetime.now(dt.UTC)).summary()
+    if coder is not None and (coder.requests_made or coder.refusal is not None):
+        import uuid
+
+        with store.transaction() as conn:
+            row = start_run(conn, str(uuid.uuid4()), Cursor("geocoder", coder.settings.url, ""), started)
+            add_to_run(conn, row, requests=coder.requests_made, errors=report.geocoder_refused)
+            refused = coder.refusal is not None
+            finish_run(
+                conn,
+                row,
+                "refused" if refused else "ok",
+                dt.datetime.now(dt.UTC),
+                message=str(coder.refusal) if refused else None,
+            )
+    return report

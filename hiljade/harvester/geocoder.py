@@ -31,7 +31,7 @@ from urllib3.util.retry import Retry
 
 from hiljade import __version__
 from hiljade.errors import ConfigError, GeocoderError
-from hiljade.models.records import Candidate
+from hiljade.records import Candidate
 
 NOMINATIM_URL = "https://nominatim.openstreetmap.org"
 PUBLIC_NOMINATIM_HOST = "nominatim.openstreetmap.org"

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from hiljade.errors import RateLimited, SourceAuthError, SourceError, SourceNotFound, SourceUnavailable
 from hiljade.models.ledger import Cursor, add_to_run, finish_run, load_cursor, save_cursor, start_run
 from hiljade.models.posts import NEW, UPDATED, AuthorPolicy, save_post
-from hiljade.models.records import PostRecord
 from hiljade.models.store import Store
+from hiljade.records import PostRecord
 
 
 class TagPage(Protocol):

@@ -154,8 +154,8 @@ def _scrub_sightings(conn: Connection, post_id: int) -> int:
 
 def _forget_geocoder_queries(conn: Connection, texts: list[str]) -> int:
     """Delete cached geocoder answers whose query was made from these texts (the cache keeps the query)."""
-    from hiljade.pipeline.geocoder import cache_key, normalise_query
-    from hiljade.pipeline.process import geocode_query
+    from hiljade.harvester.geocoder import cache_key, normalise_query
+    from hiljade.services.process import geocode_query
 
     g = GeocodeAnswer.__table__
     removed = 0
