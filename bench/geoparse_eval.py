@@ -22,7 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hiljade.pipeline.gazetteer import Gazetteer, build_gazetteer, load_area  # noqa: E402
+from hiljade.harvester.osm_files import read_area, read_osm_files  # noqa: E402
+from hiljade.pipeline.gazetteer import Gazetteer  # noqa: E402
+from hiljade.pipeline.gazetteer_build import build_gazetteer  # noqa: E402
 from hiljade.pipeline.locate import locate  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -78,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     files, boundary = data_files(args.data)
     t0 = time.perf_counter()
-    area = load_area(boundary) if boundary else None
-    gaz = build_gazetteer(files, area=area)
+    area = read_area(boundary) if boundary else None
+    gaz = build_gazetteer(read_osm_files(files), area=area)
     build_s = time.perf_counter() - t0
     tracemalloc.start()
-    build_gazetteer(files, area=area)
+    build_gazetteer(read_osm_files(files), area=area)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rows = gaz.to_rows()

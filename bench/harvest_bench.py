@@ -21,9 +21,9 @@ sys.path.insert(0, str(REPO))
 from hiljade.config import load_config  # noqa: E402
 from hiljade.services.feeds import harvest, mastodon_feeds  # noqa: E402
 from hiljade.services.store import init, open_store  # noqa: E402
-from tests.conftest import write_config  # noqa: E402
-from tests.mastodon_fixtures import make_statuses  # noqa: E402
-from tests.mastodon_server import MastodonStandIn  # noqa: E402
+from tests.support.config import write_config  # noqa: E402
+from tests.support.mastodon import make_statuses  # noqa: E402
+from tests.support.mastodon_server import MastodonStandIn  # noqa: E402
 
 
 def run(db_url: str, statuses: list[dict], workdir: Path) -> dict[str, float]:

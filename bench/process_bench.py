@@ -23,9 +23,10 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import insert  # noqa: E402
 
+from hiljade.harvester.osm_files import read_area  # noqa: E402
 from hiljade.models.schema import Post  # noqa: E402
 from hiljade.models.store import Store  # noqa: E402
-from hiljade.pipeline.gazetteer import build_gazetteer, load_area  # noqa: E402
+from hiljade.services.gazetteer import read_gazetteer  # noqa: E402
 from hiljade.services.process import Processor  # noqa: E402
 
 GEO = SHARED / "data" / "belgrade_geo"
@@ -75,8 +76,8 @@ def main() -> None:
             for start in range(0, len(rows), 5000):
                 conn.execute(insert(Post.__table__), rows[start : start + 5000])
         t0 = time.perf_counter()
-        gazetteer = build_gazetteer(
-            [GEO / f for f in FILES], area=load_area(GEO / "esn_belgrade_boundary.geojson")
+        gazetteer = read_gazetteer(
+            [GEO / f for f in FILES], area=read_area(GEO / "esn_belgrade_boundary.geojson")
         )
         build_s = time.perf_counter() - t0
         processor = Processor(store, gazetteer)

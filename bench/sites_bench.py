@@ -32,9 +32,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from hiljade.pipeline.geometry import EARTH_RADIUS_M, M_PER_DEG  # noqa: E402
 from hiljade.pipeline.sites import (  # noqa: E402
-    EARTH_RADIUS_M,
-    M_PER_DEG,
     Clusterer,
     Point,
     SiteRecord,

@@ -1,6 +1,10 @@
-"""One exception root for hiljade; adapters translate vendor errors into these."""
+"""One exception root for hiljade, and the one HTTP-status-to-exception table every adapter uses."""
 
 from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
 
 
 class HiljadeError(Exception):
@@ -96,3 +100,87 @@ class LockBusy(HiljadeError):
     def __init__(self, message: str, *, holder: object | None = None) -> None:
         super().__init__(message)
         self.holder = holder
+
+
+# -- HTTP status -> exception (in the manner of geopy's ERROR_CODE_MAP) ----------------------------
+
+ERROR_CODE_MAP: dict[int, type[SourceError]] = {
+    401: SourceAuthError,
+    403: SourceAuthError,
+    404: SourceNotFound,
+    408: SourceUnavailable,  # request timeout: worth another try, like a 5xx
+    410: SourceNotFound,
+    425: SourceUnavailable,  # too early: worth another try
+    429: RateLimited,
+}
+"""Statuses with their own exception; any other 4xx is a SourceError, every 5xx SourceUnavailable."""
+
+KIND_BY_ERROR: dict[type[SourceError], str] = {
+    SourceAuthError: "auth",
+    SourceNotFound: "not_found",
+    SourceUnavailable: "server",
+    RateLimited: "rate_limited",
+    SourceError: "http",
+}
+
+
+def error_class(status: int) -> type[SourceError] | None:
+    """The exception class for an HTTP status; None for a success or redirect (below 400)."""
+    if status < 400:
+        return None
+    if status >= 500:
+        return SourceUnavailable
+    return ERROR_CODE_MAP.get(status, SourceError)
+
+
+def retryable(status: int | None) -> bool:
+    """True when another try may help: no answer at all, a broken 2xx, 408, 425 or any 5xx."""
+    return status is None or error_class(status) in (None, SourceUnavailable)
+
+
+def http_error(
+    status: int,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    messages: Mapping[int | type[SourceError], str] | None = None,
+    kinds: Mapping[int | type[SourceError], str] | None = None,
+) -> SourceError:
+    """The exception for an HTTP error answer (``status`` >= 400).
+
+    The class comes from ERROR_CODE_MAP. The text is ``message`` unless ``messages`` has one
+    for this status or, failing that, for this class (each adapter words its own errors); the
+    kind likewise from ``kinds``, else KIND_BY_ERROR. A 429 carries ``retry_after`` from the
+    ``Retry-After`` header when there is one.
+    """
+    cls = error_class(status) or SourceError
+    chosen = messages or {}
+    text = chosen.get(status) or chosen.get(cls) or message
+    if cls is RateLimited:
+        return RateLimited(text, retry_after=retry_after_seconds(headers or {}))
+    named = kinds or {}
+    kind = named.get(status) or named.get(cls) or KIND_BY_ERROR[cls]
+    return cls(text, kind=kind, status=status)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), or None."""
+    value = (headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - server_time(headers))
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def server_time(headers: Mapping[str, str]) -> float:
+    """The server's clock from its ``Date`` header (epoch seconds), else ours."""
+    try:
+        return email.utils.parsedate_to_datetime(headers["Date"]).timestamp()
+    except (KeyError, TypeError, ValueError, IndexError):
+        return time.time()

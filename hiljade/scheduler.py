@@ -7,11 +7,11 @@ at start, then on its interval, with ``max_instances=1``, coalescing, and
 recheck for each batch; a job waits for the lock up to ``max(scheduler.lock_timeout_seconds,
 misfire_grace_seconds)`` and is skipped with a log line when it cannot get it.
 
-A source is a ``Source(name, interval, job)``; ``SOURCES`` says where each source's feeds and
-harvest function live, and they are imported only when the source is enabled: a missing module
-or function skips that source with a log line. A harvest function is called as
-``harvest(config, store, feeds, should_stop=...)`` (``should_stop`` only when it accepts it) and
-returns a report with ``summary()`` and ``failed``.
+A job is a ``Source(name, interval, job)``. Each enabled source under ``sources`` is looked up in
+the registry ``hiljade.services.feeds.SOURCES`` (an enabled source it does not know is skipped
+with a log line); its feeds are built at start and its job calls
+``SOURCES[name].harvest(config, store, feeds, should_stop=...)``, which returns a report with
+``summary()`` and ``failed``.
 
 SIGTERM or SIGINT sets the stop flag: the running job stops after its current page (harvest) or
 batch (process, recheck) commits, no new job starts, and `hiljade run` exits 0.
@@ -20,14 +20,12 @@ batch (process, recheck) commits, no new job starts, and `hiljade run` exits 0.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import inspect
 import json
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,27 +36,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from hiljade.config import Config, parse_duration
 from hiljade.errors import ConfigError, HiljadeError, LockBusy
-from hiljade.models.runlock import run_lock
-from hiljade.models.store import Store
+from hiljade.services.feeds import SOURCES, Feed, HarvestSource
+from hiljade.services.process import process_pending
+from hiljade.services.recheck import Rechecker, checkers_from_config
+from hiljade.services.store import Store, author_policy, hold_run_lock
 
 log = logging.getLogger("hiljade.run")
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """Where a source's feeds and harvest function live (``module:function``), imported lazily."""
-
-    feeds: str
-    harvest: str
-
-
-SOURCES: dict[str, SourceSpec] = {
-    "mastodon": SourceSpec("hiljade.services.feeds:mastodon_feeds", "hiljade.services.feeds:harvest"),
-    "twitter": SourceSpec("hiljade.services.feeds:twitter_feeds", "hiljade.services.feeds:harvest_twitter"),
-    "bluesky": SourceSpec(
-        "hiljade.harvester.bluesky:bluesky_feeds", "hiljade.harvester.bluesky:harvest_feeds"
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -71,37 +54,28 @@ class Source:
     whole_job_lock: bool = True  # False: the job takes the run lock itself (recheck, per batch)
 
 
-def _resolve(dotted: str) -> Callable[..., Any]:
-    module_name, _, attr = dotted.partition(":")
-    module = importlib.import_module(module_name)
-    found = getattr(module, attr, None)
-    if found is None:
-        raise ImportError(f"{module_name} has no {attr}")
-    return found  # type: ignore[no-any-return]
-
-
-def source_jobs(config: Config, store: Store, specs: dict[str, SourceSpec] = SOURCES) -> list[Source]:
-    """A harvest job for every enabled source whose code is installed; feeds are built once, here,
-    so a configuration problem (a missing token) stops `hiljade run` at start."""
+def source_jobs(
+    config: Config, store: Store, registry: Mapping[str, HarvestSource] = SOURCES
+) -> list[Source]:
+    """A harvest job for every enabled source in the registry; feeds are built once, here, so a
+    configuration problem (a missing token) stops `hiljade run` at start."""
     found = []
-    for name, spec in specs.items():
+    for name in config.get("sources") or {}:
         if not config.get(f"sources.{name}.enabled"):
             continue
-        try:
-            make_feeds, harvest = _resolve(spec.feeds), _resolve(spec.harvest)
-        except ImportError as exc:
-            log.warning("source %s is enabled but its code is not installed (%s): skipped", name, exc)
+        source = registry.get(name)
+        if source is None:
+            log.warning("source %s is enabled but its code is not installed (no harvester of that name): "
+                        "skipped", name)
             continue
-        feeds = make_feeds(config)
+        feeds = source.feeds(config)
         if not feeds:
             log.warning("source %s is enabled but has no feed (no server configured): skipped", name)
             continue
-        stoppable = "should_stop" in inspect.signature(harvest).parameters
 
-        def job(should_stop: Callable[[], bool], harvest: Callable[..., Any] = harvest,
-                feeds: list[Any] = feeds, stoppable: bool = stoppable) -> Any:
-            extra = {"should_stop": should_stop} if stoppable else {}
-            return harvest(config, store, feeds, **extra)
+        def job(should_stop: Callable[[], bool], source: HarvestSource = source,
+                feeds: list[Feed] = feeds) -> Any:
+            return source.harvest(config, store, feeds, should_stop=should_stop)
 
         found.append(Source(f"harvest {name}", parse_duration(config.get(f"sources.{name}.interval")), job))
     return found
@@ -109,11 +83,6 @@ def source_jobs(config: Config, store: Store, specs: dict[str, SourceSpec] = SOU
 
 def daemon_jobs(config: Config, store: Store) -> list[Source]:
     """Every job of `hiljade run`: the sources' harvests, process and recheck."""
-    from hiljade.models.runlock import run_lock as lock
-    from hiljade.services.process import process_pending
-    from hiljade.services.recheck import Rechecker, checkers_from_config
-    from hiljade.services.store import author_policy
-
     wait = lock_wait(config)
 
     def process(should_stop: Callable[[], bool]) -> Any:
@@ -128,7 +97,7 @@ def daemon_jobs(config: Config, store: Store) -> list[Source]:
             batch_size=config.get("recheck.batch_size"),
             min_age=dt.timedelta(seconds=parse_duration(config.get("recheck.min_age"))),
             every=dt.timedelta(seconds=parse_duration(config.get("recheck.every"))),
-            lock=lambda: lock(config.database_url, command="run recheck", wait=wait, should_stop=should_stop),
+            lock=lambda: hold_run_lock(config, "run recheck", wait=wait, should_stop=should_stop),
             should_stop=should_stop,
         )
         report = rechecker.run()
@@ -167,8 +136,8 @@ class Daemon:
         log.info("%s: starting", source.name, extra={"job": source.name, "event": "start"})
         try:
             if source.whole_job_lock:
-                with run_lock(self.config.database_url, command=f"run {source.name}",
-                              wait=lock_wait(self.config), should_stop=self.stop.is_set):
+                with hold_run_lock(self.config, f"run {source.name}", wait=lock_wait(self.config),
+                                   should_stop=self.stop.is_set):
                     outcome = source.job(self.stop.is_set)
             else:
                 outcome = source.job(self.stop.is_set)

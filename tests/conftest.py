@@ -1,17 +1,19 @@
-"""Shared test fixtures: where ../shared is, and skipping cleanly when it is absent."""
+"""Shared pytest fixtures: the ../shared data (skipping cleanly when absent) and the databases.
+
+Helpers that are not fixtures live in tests/support/.
+"""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("HILJADE_SHARED", REPO.parent / "shared"))
-SHARED_DATA = SHARED / "data"
-SKIP_NO_SHARED = "../shared/data is absent (fresh clone): the recorded third-party data is not here"
+from tests.support.paths import SHARED_DATA, SHARED_EVAL, SKIP_NO_SHARED
 
 
 @pytest.fixture
@@ -25,18 +27,15 @@ def shared_data() -> Path:
 @pytest.fixture
 def shared_eval() -> Path:
     """The evaluation sets, or skip with a stated reason."""
-    path = SHARED / "eval"
-    if not path.is_dir():
+    if not SHARED_EVAL.is_dir():
         pytest.skip("../shared/eval is absent (fresh clone): no evaluation set here")
-    return path
+    return SHARED_EVAL
 
 
 PG_ADMIN_URL = os.environ.get("HILJADE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def _pg_admin():  # noqa: ANN202
-    import psycopg
-
+def _pg_admin() -> psycopg.Connection:
     return psycopg.connect(
         PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True, connect_timeout=5
     )
@@ -45,8 +44,6 @@ def _pg_admin():  # noqa: ANN202
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database of this test's own, dropped afterwards."""
-    import uuid
-
     try:
         admin = _pg_admin()
     except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
@@ -71,26 +68,3 @@ def sqlite_url(tmp_path: Path) -> str:
 def db_url(request: pytest.FixtureRequest) -> str:
     """Each store test runs on SQLite and on the real PostgreSQL."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-
-
-def write_config(directory: Path, db_url: str, servers: list, **extra: object) -> Path:
-    """A config file for tests: the given servers, no pacing, a fixed pseudonym key file."""
-    import yaml
-
-    data = {
-        "database": {"url": db_url},
-        "hashtags": ["hiljadekamera"],
-        "sources": {"mastodon": {"servers": servers, "min_interval_seconds": 0, "max_retries": 2,
-                                 "timeout_seconds": 5, "backfill_since": "2000-01-01"}},
-        "privacy": {"secret_file": str(directory / "hiljade.secret")},
-        "geocoder": {"enabled": False},
-    }
-    for dotted, value in extra.items():
-        node = data
-        parts = dotted.split("__")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    path = directory / "config.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path

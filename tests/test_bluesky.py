@@ -7,30 +7,34 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import threading
 from collections import deque
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from hiljade.cli import main
 from hiljade.config import load_config
-from hiljade.harvester.bluesky import PASSWORD_ENV, harvest_bluesky, since_text
+from hiljade.harvester.bluesky import PASSWORD_ENV, since_text
 from hiljade.harvester.bluesky_post import full_text, media, opt_out_reason, view_to_record
 from hiljade.models.schema import Author, HarvestCursor, HarvestRun, Media, Post
+from hiljade.services.feeds import HarvestReport, bluesky_feeds, harvest
 from hiljade.services.store import open_store
-from tests.conftest import write_config
+from tests.support.cli import invoke
+from tests.support.config import write_config
+from tests.support.http import LocalServer, QuietHandler
 
 PASSWORD = "abcd-efgh-ijkl-mnop"
 HANDLE = "hiljade-bot.bsky.social"
 T0 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def harvest_bluesky(config: Any, store: Any, *, hashtag: str | None = None, **client: Any) -> HarvestReport:
+    """Harvest every configured hashtag (or one) from Bluesky, as the scheduler does."""
+    return harvest(config, store, bluesky_feeds(config, hashtag=hashtag, **client))
 
 
 class BlueskyStandIn:
@@ -161,7 +165,7 @@ def make_view(
 def standin() -> Iterator[tuple[BlueskyStandIn, str]]:
     fake = BlueskyStandIn()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
@@ -181,14 +185,8 @@ def standin() -> Iterator[tuple[BlueskyStandIn, str]]:
         def do_POST(self) -> None:  # noqa: N802
             self._answer("POST")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield fake, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with LocalServer(Handler) as server:
+        yield fake, server.url
 
 
 def configured(tmp_path: Path, db_url: str, url: str, **extra: object) -> Path:
@@ -198,7 +196,7 @@ def configured(tmp_path: Path, db_url: str, url: str, **extra: object) -> Path:
         [],
         sources__bluesky={"enabled": True, "handle": HANDLE, "service_url": url, "page_limit": 3, **extra},
     )
-    assert CliRunner().invoke(main, ["--config", str(config), "init"]).exit_code == 0
+    assert invoke(["init"], config=config, catch_exceptions=True).exit_code == 0
     return config
 
 
@@ -327,23 +325,20 @@ def test_harvest_command_and_login_problems(tmp_path: Path, sqlite_url: str, sta
     fake, url = standin
     fake.posts = [make_view(1), make_view(2)]
     config = configured(tmp_path, sqlite_url, url)
-    runner = CliRunner()
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
-    missing = runner.invoke(main, ["--config", str(config), "harvest", "--source", "bluesky"])
+    missing = invoke(["harvest", "--source", "bluesky"], config=config, catch_exceptions=True)
     assert missing.exit_code == 2 and PASSWORD_ENV in missing.stderr
     monkeypatch.setenv(PASSWORD_ENV, "wrong-password-1234")
-    wrong = runner.invoke(main, ["--config", str(config), "harvest", "--source", "bluesky"])
+    wrong = invoke(["harvest", "--source", "bluesky"], config=config, catch_exceptions=True)
     assert wrong.exit_code == 1 and PASSWORD_ENV in wrong.stderr and "wrong-password-1234" not in wrong.stderr
     assert "auth_error" in stored(config)["runs"][-1].status
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    ok = runner.invoke(
-        main, ["--config", str(config), "harvest", "--source", "bluesky"], catch_exceptions=False
-    )
+    ok = invoke(["harvest", "--source", "bluesky"], config=config)
     assert ok.exit_code == 0, ok.stderr
     assert "harvest: 1 feeds, 2 new posts" in ok.stderr
     (tmp_path / "off").mkdir()
     off = write_config(tmp_path / "off", sqlite_url, [], sources__bluesky={"handle": HANDLE})
-    disabled = runner.invoke(main, ["--config", str(off), "harvest", "--source", "bluesky"])
+    disabled = invoke(["harvest", "--source", "bluesky"], config=off, catch_exceptions=True)
     assert disabled.exit_code == 2 and "sources.bluesky.enabled" in disabled.stderr
 
 

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import func, select, update
 
 from hiljade.harvester.mastodon_status import status_to_record
+from hiljade.models.links import post_links
 from hiljade.models.posts import AuthorPolicy, save_post
 from hiljade.models.schema import Media, Post, PostLink
 from hiljade.models.store import Store
@@ -26,13 +27,12 @@ from hiljade.pipeline.duplicates import (
     hamming,
     image_phash,
     independent_groups,
-    link_duplicates,
     near_pairs,
-    post_links,
     text_similarity,
 )
 from hiljade.records import AuthorRecord, MediaRecord, PostRecord
-from tests.mastodon_fixtures import TEMPLATE_STATUS
+from hiljade.services.duplicates import link_duplicates
+from tests.support.mastodon import TEMPLATE_STATUS
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 SITES = {"phash_threshold": 6, "text_similarity": 0.9}

@@ -14,9 +14,13 @@ from hypothesis import strategies as st
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
+from hiljade.harvester.exif_files import read_exif_file
 from hiljade.pipeline import exif
-from hiljade.pipeline.exif import ExifResult, container_check, iso_datetime, read_exif, xmp_coordinate
-from tests.conftest import SHARED_DATA
+from hiljade.pipeline.exif import ExifResult, read_exif
+from hiljade.pipeline.exif_container import container_check
+from hiljade.pipeline.exif_gps import iso_datetime
+from hiljade.pipeline.exif_xmp import xmp_coordinate
+from tests.support.paths import SHARED_DATA
 
 TOLERANCE_DEG = 2e-5
 CSV = SHARED_DATA / "exif_images" / "expected_gps.csv"
@@ -154,9 +158,9 @@ def test_result_is_a_frozen_record_and_dict_has_exact_keys() -> None:
 def test_path_input(tmp_path: Path) -> None:
     path = tmp_path / "p.jpg"
     path.write_bytes(make_image(gps_ifd(*BELGRADE)))
-    result = read_exif(path)
+    result = read_exif_file(path)
     assert result.file == str(path) and result.lat == pytest.approx(BELGRADE[0], abs=1e-6)
-    missing = read_exif(tmp_path / "nope.jpg")
+    missing = read_exif_file(tmp_path / "nope.jpg")
     assert missing.lat is None and missing.error and "cannot read" in missing.error
 
 
@@ -165,7 +169,7 @@ def test_files_over_the_size_limit_are_refused(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(exif, "MAX_BYTES", len(data) - 1)
     path = tmp_path / "big.jpg"
     path.write_bytes(data)
-    for result in (read_exif(data), read_exif(path)):
+    for result in (read_exif(data), read_exif_file(path)):
         assert result.lat is None and result.error and "too large" in result.error
 
 
@@ -316,7 +320,7 @@ def test_corrupting_one_byte_never_raises(position: int, value: int) -> None:
 @pytest.mark.parametrize("row", ROWS or [None], ids=[r["file"] for r in ROWS] or ["absent"])
 def test_shared_image(shared_data: Path, row: dict[str, str] | None) -> None:
     assert row is not None
-    result = read_exif(shared_data / "exif_images" / row["file"])
+    result = read_exif_file(shared_data / "exif_images" / row["file"])
     category = row["category"]
     if category == "gps":
         assert result.error is None
@@ -336,10 +340,10 @@ def test_shared_images_summary(shared_data: Path) -> None:
     gps_rows = [r for r in rows if r["category"] == "gps"]
     errors = []
     for row in gps_rows:
-        result = read_exif(shared_data / "exif_images" / row["file"])
+        result = read_exif_file(shared_data / "exif_images" / row["file"])
         assert result.lat is not None and result.lon is not None, row["file"]
         errors.append(max(abs(result.lat - float(row["lat"])), abs(result.lon - float(row["lon"]))))
     assert len(gps_rows) >= 35
     assert max(errors) <= TOLERANCE_DEG
-    pointer = read_exif(shared_data / "exif_images" / "exif-samples/jpg/tests/45-gps_ifd.jpg")
+    pointer = read_exif_file(shared_data / "exif_images" / "exif-samples/jpg/tests/45-gps_ifd.jpg")
     assert pointer.error and "GPS IFD" in pointer.error

@@ -14,10 +14,8 @@ from typing import Any
 
 import osmium
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from hiljade.cli import main
 from hiljade.config import load_config
 from hiljade.export.filters import parse_bbox, parse_when
 from hiljade.export.osm import manufacturer_of, site_tags
@@ -25,7 +23,8 @@ from hiljade.models.posts import save_post
 from hiljade.models.schema import Post, Sighting, Site
 from hiljade.records import AuthorRecord, PostRecord
 from hiljade.services.store import author_policy, open_store
-from tests.conftest import write_config
+from tests.support.cli import invoke
+from tests.support.config import write_config
 
 T0 = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
 HANDLE = "mila@a.example"
@@ -64,7 +63,7 @@ def _site(lat: float, lon: float, **extra: Any) -> dict[str, Any]:
 def make_db(tmp_path: Path, db_url: str) -> Path:
     """Five posts (one a formula, one deleted), four sites (one merged, one at a negative longitude)."""
     config = write_config(tmp_path, db_url, [], privacy__store_handles=True)
-    assert CliRunner().invoke(main, ["--config", str(config), "init"], catch_exceptions=False).exit_code == 0
+    assert invoke(["init"], config=config).exit_code == 0
     cfg = load_config(config)
     store = open_store(cfg)
     texts = ['=HYPERLINK("http://x","y")', "Kamera na uglu Dečanske i Makedonske", "-5 kamera, @policija",
@@ -106,7 +105,7 @@ def config(tmp_path: Path, sqlite_url: str) -> Path:
 
 
 def run(config: Path, *args: str, code: int = 0) -> Any:
-    result = CliRunner().invoke(main, ["--config", str(config), "export", *args], catch_exceptions=False)
+    result = invoke(["export", *args], config=config)
     assert result.exit_code == code, result.stderr
     return result
 
@@ -307,7 +306,7 @@ def test_a_failed_export_leaves_no_partial_file(tmp_path: Path) -> None:
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'none.db'}", [])
     out = tmp_path / "sites.csv"
     out.write_text("old", encoding="utf-8")
-    result = CliRunner().invoke(main, ["--config", str(config), "export", "sites", "-o", str(out)])
+    result = invoke(["export", "sites", "-o", str(out)], config=config, catch_exceptions=True)
     assert result.exit_code == 1 and "hiljade init" in result.stderr
     assert out.read_text("utf-8") == "old" and [p.name for p in tmp_path.glob(".sites.csv*")] == []
 

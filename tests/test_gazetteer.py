@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import time
 from pathlib import Path
 
 import pytest
 import shapely
 from shapely.geometry import Point
 
-from hiljade.pipeline.gazetteer import Gazetteer, LocalProjection, build_gazetteer, load_area
+from hiljade.harvester.osm_files import read_area, read_osm_files
+from hiljade.pipeline.gazetteer import Gazetteer
+from hiljade.pipeline.gazetteer_build import build_gazetteer
+from hiljade.pipeline.geometry import LocalProjection
 from hiljade.pipeline.normalize import keys
-from tests.gazetteer_fixtures import (
+from tests.support.gazetteer import (
     AREA,
     DECANSKA_17_OKTOBRA,
     DECANSKA_MAKEDONSKA,
     STREETS,
+    belgrade_gazetteer,
     write_osm_xml,
     write_town,
 )
@@ -25,7 +27,7 @@ from tests.gazetteer_fixtures import (
 
 @pytest.fixture
 def town(tmp_path: Path) -> Gazetteer:
-    return build_gazetteer(write_town(tmp_path), area=AREA)
+    return build_gazetteer(read_osm_files(write_town(tmp_path)), area=AREA)
 
 
 def _entries(gaz: Gazetteer, kind: str, name: str) -> list:
@@ -107,7 +109,8 @@ def test_rows_round_trip_through_json(town: Gazetteer) -> None:
 
 def test_contains_and_metres(town: Gazetteer, tmp_path: Path) -> None:
     assert town.contains(44.815, 20.462) and not town.contains(45.25, 19.84)
-    assert build_gazetteer(write_town(tmp_path / "b")).contains(45.25, 19.84)  # no area: everything is in
+    no_area = build_gazetteer(read_osm_files(write_town(tmp_path / "b")))
+    assert no_area.contains(45.25, 19.84)  # no area: everything is in
     proj = LocalProjection(44.8, 20.46)
     assert proj.to_metric(Point(20.46, 44.801)).y == pytest.approx(111.195, abs=0.01)
     back = proj.to_wgs84(proj.to_metric(Point(20.47, 44.83)))
@@ -117,7 +120,7 @@ def test_contains_and_metres(town: Gazetteer, tmp_path: Path) -> None:
 def test_same_element_in_two_files_is_taken_once(tmp_path: Path) -> None:
     files = write_town(tmp_path)
     xml = write_osm_xml(tmp_path / "dup.osm", [(101, {**STREETS[0][1], "tunnel": "no"}, STREETS[0][2])])
-    gaz = build_gazetteer([*files, xml])
+    gaz = build_gazetteer(read_osm_files([*files, xml]))
     (decanska,) = _entries(gaz, "street", "Дечанска")
     assert decanska.properties["osm"].count(["way", 101]) == 1
 
@@ -125,30 +128,11 @@ def test_same_element_in_two_files_is_taken_once(tmp_path: Path) -> None:
 def test_area_file(tmp_path: Path) -> None:
     path = tmp_path / "boundary.geojson"
     path.write_text(json.dumps(shapely.geometry.mapping(AREA)), "utf-8")
-    assert load_area(path).equals(AREA)
-
-
-@functools.lru_cache(maxsize=1)
-def _belgrade(folder: Path) -> tuple[Gazetteer, float]:
-    geo = folder / "belgrade_geo"
-    files = [
-        geo / n
-        for n in (
-            "derived_osm_named_ways_addresses_pois.geojson",
-            "osm_pt2matsim_belgrade_terazije.osm",
-            "esn_belgrade_street_relations.geojson",
-            "gdeziveti_belgrade_opstine_urban11_excerpt.geojson",
-            "esn_belgrade_streets_gender.csv",
-            "esn_belgrade_streets_other.csv",
-        )
-    ]
-    start = time.perf_counter()
-    gaz = build_gazetteer(files, area=load_area(geo / "esn_belgrade_boundary.geojson"))
-    return gaz, time.perf_counter() - start
+    assert read_area(path).equals(AREA)
 
 
 def test_real_belgrade_gazetteer(shared_data: Path) -> None:
-    gaz, seconds = _belgrade(shared_data)
+    gaz, seconds = belgrade_gazetteer(shared_data)
     counts = gaz.counts()
     assert seconds < 30
     assert counts["street"] == 71 and counts["address"] == 86 and counts["intersection"] > 100

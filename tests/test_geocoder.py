@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import math
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +20,7 @@ from hiljade.harvester.geocoder import (
     cache_key,
     normalise_query,
 )
+from tests.support.http import LocalServer, QuietHandler
 
 AGENT = "hiljade-tests/0.1 (tests@example.org)"
 LICENCE = "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright"
@@ -71,7 +70,7 @@ def as_format(result: dict[str, Any], fmt: str) -> dict[str, Any]:
     return out
 
 
-class _Nominatim(http.server.BaseHTTPRequestHandler):
+class _Nominatim(QuietHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         parts = urlsplit(self.path)
         params = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -111,19 +110,11 @@ class _Nominatim(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
-def nominatim() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Nominatim)
-    server.seen = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def nominatim() -> Iterator[LocalServer]:
+    with LocalServer(_Nominatim, seen=[]) as server:
+        yield server
 
 
 class FakeTime:
@@ -141,7 +132,7 @@ class FakeTime:
         self.now += seconds
 
 
-def make(server: http.server.ThreadingHTTPServer, time: FakeTime | None = None, *, area: Any = AREA,
+def make(server: LocalServer, time: FakeTime | None = None, *, area: Any = AREA,
          cache: MemoryGeocodeCache | None = None, **section: Any) -> Geocoder:
     time = time or FakeTime()
     config = {"url": f"http://127.0.0.1:{server.server_address[1]}", "user_agent": AGENT, **section}
@@ -258,8 +249,8 @@ def test_server_errors_are_not_refusals_and_not_cached(nominatim: Any) -> None:
 
 
 def test_unreachable_server_is_a_geocoder_error() -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Nominatim)
-    port = server.server_address[1]
+    server = LocalServer(_Nominatim)
+    port = server.port
     server.server_close()
     section = {"url": f"http://127.0.0.1:{port}", "user_agent": AGENT, "timeout_seconds": 2}
     geocoder = Geocoder.from_config(section, cache=MemoryGeocodeCache(), area=AREA, sleep=FakeTime().sleep)

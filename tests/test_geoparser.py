@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 import sys
@@ -12,21 +11,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hiljade.pipeline.gazetteer import Gazetteer, build_gazetteer
+from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.geoparser import parse
+from hiljade.pipeline.locate import locate
 from hiljade.records import Candidate
-from tests.gazetteer_fixtures import AREA, DECANSKA_17_OKTOBRA, DECANSKA_MAKEDONSKA, write_town
-from tests.test_gazetteer import _belgrade
-
-
-@functools.lru_cache(maxsize=1)
-def _town(folder: str) -> Gazetteer:
-    return build_gazetteer(write_town(Path(folder)), area=AREA)
+from tests.support.gazetteer import (
+    DECANSKA_17_OKTOBRA,
+    DECANSKA_MAKEDONSKA,
+    belgrade_gazetteer,
+    town_gazetteer,
+)
 
 
 @pytest.fixture
 def town(tmp_path_factory: pytest.TempPathFactory) -> Gazetteer:
-    return _town(str(tmp_path_factory.getbasetemp() / "town"))
+    return town_gazetteer(str(tmp_path_factory.getbasetemp() / "town"))
 
 
 def best(text: str, gaz: Gazetteer) -> Candidate | None:
@@ -221,7 +220,7 @@ def test_parse_is_pure(town: Gazetteer) -> None:
     ],
 )
 def test_real_belgrade(shared_data: Path, text: str, method: str, source: str, status: str) -> None:
-    gaz, _ = _belgrade(shared_data)
+    gaz, _ = belgrade_gazetteer(shared_data)
     c = best(text, gaz)
     assert (c.method, c.source, c.status) == (method, source, status)
 
@@ -238,14 +237,12 @@ def test_real_belgrade(shared_data: Path, text: str, method: str, source: str, s
     ],
 )
 def test_real_belgrade_no_position(shared_data: Path, text: str) -> None:
-    gaz, _ = _belgrade(shared_data)
+    gaz, _ = belgrade_gazetteer(shared_data)
     assert all(c.status == "rejected" for c in parse(text, gaz))
 
 
 def test_dev_set_meets_the_goals(shared_data: Path, shared_eval: Path, tmp_path: Path) -> None:
-    from hiljade.pipeline.locate import locate
-
-    gaz, _ = _belgrade(shared_data)
+    gaz, _ = belgrade_gazetteer(shared_data)
     truth = shared_eval / "geoparse-dev.jsonl"
     preds = tmp_path / "pred.jsonl"
     with preds.open("w", encoding="utf-8") as fh:
@@ -324,8 +321,6 @@ def test_any_text_gives_well_formed_candidates(town: Gazetteer, text: str) -> No
 )
 def test_a_corner_with_an_unmapped_street_gets_no_point(town: Gazetteer, text: str) -> None:
     """The middle of Dečanska is not the corner with Takovska (known by name, no geometry): no point."""
-    from hiljade.pipeline.locate import locate
-
     found = locate(text, town)
     assert found.chosen is None and found.outcome == "pending_review"
 

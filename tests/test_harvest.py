@@ -13,50 +13,21 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from hiljade.cli import main
 from hiljade.config import load_config
-from hiljade.models.schema import Author, HarvestCursor, HarvestRun, Media, Post, PostCopy, PostVersion
+from hiljade.harvester.mastodon import opt_out_reason
+from hiljade.models.schema import HarvestRun
 from hiljade.services.feeds import harvest, mastodon_feeds
 from hiljade.services.store import open_store
-from tests.conftest import write_config
-from tests.mastodon_fixtures import make_statuses, recorded_statuses
-from tests.mastodon_server import MastodonStandIn
-
-
-def cli(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def snapshot(config: Path) -> dict[str, list]:
-    """Everything a harvest stores, in a comparable form (no fetch times, no surrogate ids)."""
-    store = open_store(load_config(config))
-    with store.connect() as conn:
-        posts = conn.execute(
-            select(Post.uri, Post.text, Post.created_at, Post.edited_at, Post.native_id, Post.server)
-        ).all()
-        copies = conn.execute(select(PostCopy.server, PostCopy.native_id)).all()
-        media = conn.execute(select(Post.uri, Media.url).join(Post, Post.id == Media.post_id)).all()
-        authors = conn.execute(select(Author.pseudonym, Author.handle)).all()
-        cursors = conn.execute(
-            select(HarvestCursor.server, HarvestCursor.newest_id, HarvestCursor.backfill_done)
-        ).all()
-        versions = conn.execute(select(PostVersion.text)).all()
-    store.close()
-    return {
-        name: sorted(map(tuple, rows), key=repr)
-        for name, rows in dict(
-            posts=posts, copies=copies, media=media, authors=authors, cursors=cursors, versions=versions
-        ).items()
-    }
+from tests.support.cli import cli
+from tests.support.config import write_config
+from tests.support.harvest import snapshot
+from tests.support.mastodon import make_statuses, recorded_statuses
+from tests.support.mastodon_server import MastodonStandIn
 
 
 def opted_out(statuses: list[dict]) -> set[str]:
-    from hiljade.harvester.mastodon import opt_out_reason
-
     return {s["uri"] for s in statuses if opt_out_reason(s["account"])}
 
 
@@ -311,6 +282,4 @@ def test_recorded_real_statuses_harvest(tmp_path: Path, sqlite_url: str, shared_
 
 
 def opt_out_of(status: dict) -> bool:
-    from hiljade.harvester.mastodon import opt_out_reason
-
     return opt_out_reason((status.get("reblog") or status)["account"]) is not None

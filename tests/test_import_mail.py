@@ -20,7 +20,10 @@ from hiljade.harvester.mail import clean_text, detect_container, parse_message, 
 from hiljade.models.schema import Author, Media, Post, Sighting
 from hiljade.privacy import pseudonym
 from hiljade.services.store import author_policy, open_store
-from tests.test_import_photos import TAKOVSKA, cli, distance_m, jpeg_with_gps, plain_image, prepared
+from tests.support.cli import cli
+from tests.support.imports import prepared
+from tests.support.photos import jpeg_with_gps, plain_image
+from tests.support.places import TAKOVSKA, distance_m
 
 SENDER = "Marko.Markovic@Example.org"
 NAME = "Marko Marković"

@@ -6,99 +6,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
-import json
-import math
 from pathlib import Path
 
-from click.testing import CliRunner
-from PIL import Image
 from sqlalchemy import select
 
-from hiljade.cli import main
 from hiljade.config import load_config
 from hiljade.harvester.photos import caption_for, is_sidecar, load_captions
 from hiljade.models.schema import Media, Post, Sighting
 from hiljade.services.process import stored_exif_candidates
 from hiljade.services.store import open_store
-from tests.conftest import write_config
+from tests.support.cli import cli, invoke
+from tests.support.config import write_config
+from tests.support.imports import prepared
+from tests.support.photos import jpeg_with_gps, plain_image
+from tests.support.places import TAKOVSKA, distance_m
 
-# One street in central Belgrade and an area around it: enough for `hiljade process` to run.
-STREET = {
-    "type": "FeatureCollection",
-    "features": [
-        {
-            "type": "Feature",
-            "properties": {
-                "highway": "residential",
-                "name": "Таковска",
-                "name:sr-Latn": "Takovska",
-                "osm_id": 1,
-                "osm_type": "way",
-            },
-            "geometry": {"type": "LineString", "coordinates": [[20.4700, 44.8130], [20.4760, 44.8110]]},
-        }
-    ],
-}
-AREA = {
-    "type": "Polygon",
-    "coordinates": [[[20.40, 44.78], [20.52, 44.78], [20.52, 44.85], [20.40, 44.85], [20.40, 44.78]]],
-}
-
-
-def jpeg_with_gps(
-    lat: float, lon: float, *, direction: float | None = None, shade: str = "gray", fmt: str = "JPEG"
-) -> bytes:
-    """A small photo whose EXIF GPS IFD holds (lat, lon) and optionally the camera bearing."""
-
-    def dms(value: float) -> tuple[float, float, float]:
-        value = abs(value)
-        deg = int(value)
-        minutes = int((value - deg) * 60)
-        return (deg, minutes, round(((value - deg) * 60 - minutes) * 60, 4))
-
-    exif = Image.Exif()
-    gps = exif.get_ifd(0x8825)
-    gps.update({1: "N" if lat >= 0 else "S", 2: dms(lat), 3: "E" if lon >= 0 else "W", 4: dms(lon)})
-    if direction is not None:
-        gps.update({16: "T", 17: direction})
-    buf = io.BytesIO()
-    Image.new("RGB", (40, 30), shade).save(buf, fmt, exif=exif)
-    return buf.getvalue()
-
-
-def plain_image(shade: str = "white", fmt: str = "PNG") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (20, 20), shade).save(buf, fmt)
-    return buf.getvalue()
-
-
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    dy = (a[0] - b[0]) * 111_320
-    dx = (a[1] - b[1]) * 111_320 * math.cos(math.radians(a[0]))
-    return math.hypot(dx, dy)
-
-
-def cli(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def prepared(tmp_path: Path, db_url: str, *, cap: int = 200_000, area: bool = True) -> Path:
-    """An initialised database with a one-street gazetteer; returns the config path."""
-    (tmp_path / "street.geojson").write_text(json.dumps(STREET), encoding="utf-8")
-    extra = {"imports__max_attachment_bytes": cap}
-    if area:
-        (tmp_path / "area.geojson").write_text(json.dumps(AREA), encoding="utf-8")
-        extra["area__boundary"] = str(tmp_path / "area.geojson")
-    config = write_config(tmp_path, db_url, [], **extra)
-    assert cli(config, "init")[0] == 0
-    code, _, err = cli(config, "gazetteer", "build", str(tmp_path / "street.geojson"))
-    assert code == 0, err
-    return config
-
-
-TAKOVSKA = (44.8121, 20.4731)
 SLAVIJA = (44.8023, 20.4668)
 
 
@@ -221,9 +143,7 @@ def test_not_a_folder_is_a_usage_error(tmp_path: Path, sqlite_url: str) -> None:
     config = write_config(tmp_path, sqlite_url, [])
     cli(config, "init")
     (tmp_path / "file.jpg").write_bytes(b"x")
-    result = CliRunner().invoke(
-        main, ["--config", str(config), "import", "photos", str(tmp_path / "file.jpg")]
-    )
+    result = invoke(["import", "photos", str(tmp_path / "file.jpg")], config=config, catch_exceptions=True)
     assert result.exit_code == 2
 
 

@@ -9,8 +9,7 @@ import pytest
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.locate import Located, locate
 from hiljade.records import Candidate
-from tests.gazetteer_fixtures import DECANSKA_MAKEDONSKA
-from tests.test_geoparser import _town
+from tests.support.gazetteer import DECANSKA_MAKEDONSKA, belgrade_gazetteer, town_gazetteer
 
 EXIF = Candidate(lat=44.8160, lon=20.4610, method="exif", precision_m=5.0, confidence=1.0, status="auto")
 NOVI_SAD = Candidate(lat=45.2551, lon=19.8452, method="exif", precision_m=5.0, confidence=1.0, status="auto")
@@ -18,7 +17,7 @@ NOVI_SAD = Candidate(lat=45.2551, lon=19.8452, method="exif", precision_m=5.0, c
 
 @pytest.fixture
 def town(tmp_path_factory: pytest.TempPathFactory) -> Gazetteer:
-    return _town(str(tmp_path_factory.getbasetemp() / "town"))
+    return town_gazetteer(str(tmp_path_factory.getbasetemp() / "town"))
 
 
 class Geocoder:
@@ -124,9 +123,7 @@ def test_map_links_from_textgeo(town: Gazetteer) -> None:
 
 def test_real_short_plus_code_is_recovered_near_belgrade(shared_data: Path) -> None:
     pytest.importorskip("hiljade.pipeline.textgeo")
-    from tests.test_gazetteer import _belgrade
-
-    gaz, _ = _belgrade(shared_data)
+    gaz, _ = belgrade_gazetteer(shared_data)
     res = locate("PCGG+CP Beograd, kamera", gaz)
     assert (
         res.chosen is not None

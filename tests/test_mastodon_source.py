@@ -32,8 +32,8 @@ from hiljade.harvester.mastodon import (
     status_to_record,
 )
 from hiljade.pipeline.html_text import html_to_text
-from tests.mastodon_fixtures import OPTED_OUT_USERS, make_statuses, recorded_statuses
-from tests.mastodon_server import MastodonStandIn
+from tests.support.mastodon import OPTED_OUT_USERS, make_statuses, recorded_statuses
+from tests.support.mastodon_server import MastodonStandIn
 
 TAG = "hiljadekamera"
 FETCHED = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

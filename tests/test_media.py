@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import socket
 import struct
-import threading
 import time
 import warnings
 import zlib
@@ -28,12 +26,13 @@ from hiljade.harvester.media import (
     stored_format,
     strip_metadata,
 )
+from tests.support.http import LocalServer, QuietHandler
 
 PUBLIC_IP = "93.184.216.34"  # looks public; tests never let a socket reach it (see the tripwire)
-Route = Callable[[http.server.BaseHTTPRequestHandler], None]
+Route = Callable[[QuietHandler], None]
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         self.server.hits.append((self.path, dict(self.headers)))  # type: ignore[attr-defined]
         route = self.server.routes.get(self.path.split("?")[0])  # type: ignore[attr-defined]
@@ -43,27 +42,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with suppress(BrokenPipeError, ConnectionResetError):
             route(self)
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @contextmanager
-def serve(routes: dict[str, Route]) -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.routes = routes  # type: ignore[attr-defined]
-    server.hits = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+def serve(routes: dict[str, Route]) -> Iterator[LocalServer]:
+    with LocalServer(_Handler, routes=routes, hits=[]) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def body(data: bytes, content_type: str = "image/png", *, length: bool = True) -> Route:
-    def route(h: http.server.BaseHTTPRequestHandler) -> None:
+    def route(h: QuietHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Type", content_type)
         if length:
@@ -75,7 +62,7 @@ def body(data: bytes, content_type: str = "image/png", *, length: bool = True) -
 
 
 def redirect(location: str, status: int = 302) -> Route:
-    def route(h: http.server.BaseHTTPRequestHandler) -> None:
+    def route(h: QuietHandler) -> None:
         h.send_response(status)
         h.send_header("Location", location)
         h.send_header("Content-Length", "0")
@@ -141,11 +128,11 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     return opened
 
 
-def allow(server: http.server.ThreadingHTTPServer, **kwargs: Any) -> MediaPolicy:
+def allow(server: LocalServer, **kwargs: Any) -> MediaPolicy:
     return MediaPolicy(allow_hosts=(f"127.0.0.1:{server.server_address[1]}",), **kwargs)
 
 
-def base(server: http.server.ThreadingHTTPServer) -> str:
+def base(server: LocalServer) -> str:
     return f"http://127.0.0.1:{server.server_address[1]}"
 
 
@@ -299,7 +286,7 @@ def test_oversize_refused_while_streaming_without_content_length() -> None:
 def test_compressed_body_is_capped_after_decoding() -> None:
     bomb = zlib.compress(b"\0" * 5_000_000, 9)
 
-    def gzip_bomb(h: http.server.BaseHTTPRequestHandler) -> None:
+    def gzip_bomb(h: QuietHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Encoding", "deflate")
         h.send_header("Content-Length", str(len(bomb)))
@@ -368,11 +355,11 @@ def test_http_errors_and_network_failures() -> None:
 
 
 def test_slow_server_times_out() -> None:
-    def slow(h: http.server.BaseHTTPRequestHandler) -> None:
+    def slow(h: QuietHandler) -> None:
         time.sleep(1.0)
         body(image_bytes("PNG"))(h)
 
-    def trickle(h: http.server.BaseHTTPRequestHandler) -> None:
+    def trickle(h: QuietHandler) -> None:
         h.send_response(200)
         h.end_headers()
         for _ in range(30):

@@ -6,18 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hiljade.pipeline.normalize import (
-    damerau1,
-    fold,
-    housenumber_keys,
-    keys,
-    ordinal_value,
-    shorter_names,
-    stem,
-    to_cyrillic,
-    to_latin,
-    tokenize,
-)
+from hiljade.pipeline.fuzzy import damerau1
+from hiljade.pipeline.morphology import stem
+from hiljade.pipeline.normalize import keys, shorter_names, tokenize
+from hiljade.pipeline.numerals import housenumber_keys, ordinal_value
+from hiljade.pipeline.scripts import fold, to_cyrillic, to_latin
 
 SERBIAN_LATIN = "abcčćdđefghijklmnoprsštuvzž"
 

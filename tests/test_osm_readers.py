@@ -10,7 +10,7 @@ import pytest
 
 from hiljade.errors import GazetteerDataError, HiljadeError
 from hiljade.harvester.osm_files import read_features
-from tests.gazetteer_fixtures import STREETS, write_osm_xml
+from tests.support.gazetteer import STREETS, write_osm_xml
 
 
 def _write(path: Path, data: object) -> Path:

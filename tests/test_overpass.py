@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import pytest
 
 from hiljade.errors import ConfigError, RateLimited, SourceError, SourceUnavailable
 from hiljade.harvester.overpass import check_overpass_file, fetch_overpass, overpass_query
+from tests.support.http import LocalServer, QuietHandler
 
 AGENT = "hiljade-tests/0.1 (tests@example.org)"
 BBOX = (20.35, 44.75, 20.55, 44.85)  # min_lon, min_lat, max_lon, max_lat
@@ -44,7 +43,7 @@ OVERPASS_400 = """<?xml version="1.0" encoding="UTF-8"?>
 </body></html>"""
 
 
-class _Overpass(http.server.BaseHTTPRequestHandler):
+class _Overpass(QuietHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server naming)
         length = int(self.headers.get("Content-Length", "0"))
         form = parse_qs(self.rfile.read(length).decode())
@@ -56,24 +55,16 @@ class _Overpass(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
-def overpass() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Overpass)
-    server.seen = []  # type: ignore[attr-defined]
-    server.reply = (200, "application/json", json.dumps(ANSWER).encode())  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def overpass() -> Iterator[LocalServer]:
+    reply = (200, "application/json", json.dumps(ANSWER).encode())
+    with LocalServer(_Overpass, seen=[], reply=reply) as server:
+        yield server
 
 
-def url(server: http.server.ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}/api/interpreter"
+def url(server: LocalServer) -> str:
+    return f"{server.url}/api/interpreter"
 
 
 def test_fetch_posts_the_area_query_and_writes_the_answer(overpass: Any, tmp_path: Path) -> None:
@@ -135,7 +126,7 @@ def test_errors_leave_the_previous_file_untouched(
 
 
 def test_unreachable_server(tmp_path: Path) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Overpass)
+    server = LocalServer(_Overpass)
     gone = url(server)
     server.server_close()
     with pytest.raises(SourceUnavailable):

@@ -1,103 +1,38 @@
-"""`hiljade gazetteer build`, `locate` and `process` end to end, on SQLite and PostgreSQL, with a
-small OSM fixture written here (no ../shared needed) and photos served by a local HTTP server."""
+"""`hiljade gazetteer build`, `locate` and `process` end to end, on SQLite and PostgreSQL, with the
+small OSM fixture of tests/support/places.py (no ../shared needed) and photos served by a local HTTP
+server."""
 
 from __future__ import annotations
 
 import datetime as dt
-import http.server
-import io
 import json
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from PIL import Image
 from sqlalchemy import select
 
-from hiljade.cli import main
 from hiljade.config import load_config
 from hiljade.models.posts import save_post
 from hiljade.models.schema import Media, PostLocation, Sighting
 from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 from hiljade.services.store import author_policy, open_store
-from tests.conftest import write_config
+from tests.support.cli import invoke
+from tests.support.config import write_config
+from tests.support.http import LocalServer, QuietHandler
+from tests.support.photos import jpeg_with_gps
+from tests.support.places import AREA, STREETS, distance_m
 
-# Two crossing streets and a landmark in central Belgrade, tagged as OpenStreetMap tags them.
-STREETS = {
-    "type": "FeatureCollection",
-    "features": [
-        {
-            "type": "Feature",
-            "properties": {
-                "highway": "residential",
-                "name": "Дечанска",
-                "name:sr": "Дечанска",
-                "name:sr-Latn": "Dečanska",
-                "old_name": "Моше Пијаде",
-                "osm_id": 1,
-                "osm_type": "way",
-            },
-            "geometry": {
-                "type": "LineString",
-                "coordinates": [[20.4590, 44.8160], [20.4623, 44.8157], [20.4660, 44.8154]],
-            },
-        },
-        {
-            "type": "Feature",
-            "properties": {
-                "highway": "residential",
-                "name": "Македонска",
-                "name:sr": "Македонска",
-                "name:sr-Latn": "Makedonska",
-                "osm_id": 2,
-                "osm_type": "way",
-            },
-            "geometry": {
-                "type": "LineString",
-                "coordinates": [[20.4620, 44.8130], [20.4623, 44.8157], [20.4627, 44.8185]],
-            },
-        },
-        {
-            "type": "Feature",
-            "properties": {
-                "amenity": "arts_centre",
-                "name": "Дом омладине",
-                "name:sr-Latn": "Dom omladine",
-                "osm_id": 3,
-                "osm_type": "node",
-            },
-            "geometry": {"type": "Point", "coordinates": [20.4630, 44.8150]},
-        },
-    ],
-}
-AREA = {
-    "type": "Polygon",
-    "coordinates": [[[20.40, 44.78], [20.52, 44.78], [20.52, 44.85], [20.40, 44.85], [20.40, 44.78]]],
-}
 CROSSING = (44.8157, 20.4623)
-
-
-def jpeg_with_gps(lat: float, lon: float) -> bytes:
-    def dms(value: float) -> tuple[float, float, float]:
-        deg = int(value)
-        minutes = int((value - deg) * 60)
-        return (deg, minutes, round(((value - deg) * 60 - minutes) * 60, 4))
-
-    exif = Image.Exif()
-    gps = exif.get_ifd(0x8825)
-    gps.update({1: "N", 2: dms(lat), 3: "E", 4: dms(lon)})
-    buf = io.BytesIO()
-    Image.new("RGB", (32, 32), "gray").save(buf, "JPEG", exif=exif)
-    return buf.getvalue()
 
 
 @pytest.fixture
 def photo_server() -> Iterator[str]:
-    photo = jpeg_with_gps(44.8201, 20.4590)
+    photo = jpeg_with_gps(44.8201, 20.4590, size=(32, 32))
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
@@ -105,13 +40,8 @@ def photo_server() -> Iterator[str]:
             self.end_headers()
             self.wfile.write(photo)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with LocalServer(Handler) as server:
+        yield f"127.0.0.1:{server.port}"
 
 
 def post(
@@ -138,13 +68,8 @@ def setup(tmp_path: Path, db_url: str, photo_server: str) -> Path:
     config = write_config(
         tmp_path, db_url, [], area__boundary=str(tmp_path / "area.geojson"), media__allow_hosts=[photo_server]
     )
-    runner = CliRunner()
-    assert runner.invoke(main, ["--config", str(config), "init"], catch_exceptions=False).exit_code == 0
-    result = runner.invoke(
-        main,
-        ["--config", str(config), "gazetteer", "build", str(tmp_path / "streets.geojson")],
-        catch_exceptions=False,
-    )
+    assert invoke(["init"], config=config).exit_code == 0
+    result = invoke(["gazetteer", "build", str(tmp_path / "streets.geojson")], config=config)
     assert result.exit_code == 0, result.stderr
     assert "with an area polygon" in result.stderr
     cfg = load_config(config)
@@ -174,17 +99,8 @@ def sightings(config: Path) -> dict[str, dict]:
     return {"chosen": {r.post_id: r for r in rows}, "outcomes": outcomes, "media": media}
 
 
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    import math
-
-    dy = (a[0] - b[0]) * 111_320
-    dx = (a[1] - b[1]) * 111_320 * math.cos(math.radians(a[0]))
-    return math.hypot(dx, dy)
-
-
 def test_process_locates_posts_with_method_precision_and_status(setup: Path) -> None:
-    runner = CliRunner()
-    result = runner.invoke(main, ["--config", str(setup), "process"], catch_exceptions=False)
+    result = invoke(["process"], config=setup)
     assert result.exit_code == 0, result.stderr
     assert "6 posts" in result.stderr and "outside the area" in result.stderr
     got = sightings(setup)
@@ -203,14 +119,11 @@ def test_process_locates_posts_with_method_precision_and_status(setup: Path) -> 
 
 
 def test_process_is_idempotent_and_reprocess_redoes_everything(setup: Path) -> None:
-    runner = CliRunner()
-    runner.invoke(main, ["--config", str(setup), "process"], catch_exceptions=False)
+    invoke(["process"], config=setup)
     first = sightings(setup)
-    again = runner.invoke(main, ["--config", str(setup), "process"], catch_exceptions=False)
+    again = invoke(["process"], config=setup)
     assert "process: 0 posts" in again.stderr
-    redo = runner.invoke(
-        main, ["--config", str(setup), "process", "--reprocess", "--no-media"], catch_exceptions=False
-    )
+    redo = invoke(["process", "--reprocess", "--no-media"], config=setup)
     assert "process: 6 posts" in redo.stderr
     after = sightings(setup)
     assert {k: (r.method, r.lat, r.lon) for k, r in after["chosen"].items() if k != 3} == {
@@ -219,7 +132,6 @@ def test_process_is_idempotent_and_reprocess_redoes_everything(setup: Path) -> N
 
 
 def test_locate_command_on_stored_and_in_memory_gazetteer(setup: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
     lines = (
         "\n".join(
             json.dumps({"id": i, "text": t})
@@ -230,13 +142,8 @@ def test_locate_command_on_stored_and_in_memory_gazetteer(setup: Path, tmp_path:
         )
         + "\nnot json\n"
     )
-    stored = runner.invoke(main, ["--config", str(setup), "locate"], input=lines, catch_exceptions=False)
-    memory = runner.invoke(
-        main,
-        ["--config", str(setup), "locate", "--gazetteer", str(tmp_path / "streets.geojson")],
-        input=lines,
-        catch_exceptions=False,
-    )
+    stored = invoke(["locate"], config=setup, input=lines)
+    memory = invoke(["locate", "--gazetteer", str(tmp_path / "streets.geojson")], config=setup, input=lines)
     for result in (stored, memory):
         assert result.exit_code == 0, result.stderr
         answers = [json.loads(line) for line in result.stdout.splitlines()]
@@ -258,9 +165,7 @@ def test_locate_command_on_stored_and_in_memory_gazetteer(setup: Path, tmp_path:
         assert answers[1]["lat"] is None and answers[1]["lon"] is None
         assert "error" in answers[2]
         assert "1 bad input" in result.stderr
-    one = runner.invoke(
-        main, ["--config", str(setup), "locate", "--text", "ispred Doma omladine"], catch_exceptions=False
-    )
+    one = invoke(["locate", "--text", "ispred Doma omladine"], config=setup)
     answer = json.loads(one.stdout)
     assert (
         answer["method"] in ("landmark", "square")
@@ -270,17 +175,13 @@ def test_locate_command_on_stored_and_in_memory_gazetteer(setup: Path, tmp_path:
 
 def test_process_without_gazetteer_says_how_to_build_one(tmp_path: Path, sqlite_url: str) -> None:
     config = write_config(tmp_path, sqlite_url, [])
-    runner = CliRunner()
-    runner.invoke(main, ["--config", str(config), "init"], catch_exceptions=False)
-    result = runner.invoke(main, ["--config", str(config), "process"], catch_exceptions=False)
+    invoke(["init"], config=config)
+    result = invoke(["process"], config=config)
     assert result.exit_code == 1 and "gazetteer build" in result.stderr
 
 
 def test_eval_set_through_the_cli(tmp_path: Path, shared_data: Path, shared_eval: Path) -> None:
     """The dev evaluation set through `hiljade locate --gazetteer`, scored by the shared scorer."""
-    import subprocess
-    import sys
-
     geo = shared_data / "belgrade_geo"
     config = write_config(
         tmp_path,
@@ -294,10 +195,8 @@ def test_eval_set_through_the_cli(tmp_path: Path, shared_data: Path, shared_eval
         "esn_belgrade_street_relations.geojson",
         "gdeziveti_belgrade_opstine_urban11_excerpt.geojson",
     ]
-    args = ["--config", str(config), "locate"] + [a for f in files for a in ("--gazetteer", str(geo / f))]
-    result = CliRunner().invoke(
-        main, args, input=(shared_eval / "geoparse-dev.jsonl").read_text("utf-8"), catch_exceptions=False
-    )
+    args = ["locate"] + [a for f in files for a in ("--gazetteer", str(geo / f))]
+    result = invoke(args, config=config, input=(shared_eval / "geoparse-dev.jsonl").read_text("utf-8"))
     assert result.exit_code == 0, result.stderr
     predictions = tmp_path / "pred.jsonl"
     predictions.write_text(result.stdout, encoding="utf-8")

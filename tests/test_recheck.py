@@ -16,6 +16,8 @@ from sqlalchemy import func, select, update
 
 from hiljade.config import load_config
 from hiljade.errors import SourceAuthError
+from hiljade.harvester.geocoder import cache_key
+from hiljade.harvester.mastodon import MastodonSource
 from hiljade.models.erasure import erase_post, scrub_text
 from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
 from hiljade.models.posts import ERASED, NEW, save_post
@@ -31,22 +33,25 @@ from hiljade.models.schema import (
     Sighting,
 )
 from hiljade.records import AuthorRecord, PostRecord
+from hiljade.services.process import geocode_query, geocoder_cache_prefix
 from hiljade.services.recheck import (
     DELETED,
     PRESENT,
     UNCHECKED,
     Check,
     LookupChecker,
+    MastodonChecker,
     PostRef,
     Rechecker,
     pick_copy,
     twitter_reads_this_month,
 )
 from hiljade.services.store import author_policy, open_store
-from tests.conftest import write_config
-from tests.mastodon_fixtures import make_statuses
-from tests.mastodon_server import MastodonStandIn
-from tests.test_harvest import cli
+from tests.support.cli import cli
+from tests.support.config import write_config
+from tests.support.http import LocalServer, QuietHandler
+from tests.support.mastodon import make_statuses
+from tests.support.mastodon_server import MastodonStandIn
 
 HTML_404 = ("<!DOCTYPE html><html><head><title>The page you were looking for doesn't exist (404)</title>"
             "</head><body><h1>404</h1></body></html>")
@@ -186,9 +191,6 @@ def test_recheck_erases_deleted_posts_updates_edits_and_trusts_no_failure(
 def _add_evidence(config: Path, victim: Any) -> int:
     """A confirmed sighting with text in its evidence, an earlier version, geocoder cache entries,
     and the victim moved to an author of its own; returns that author's id."""
-    from hiljade.harvester.geocoder import cache_key
-    from hiljade.services.process import geocode_query
-
     cfg = load_config(config)
     store = open_store(cfg)
     now = dt.datetime.now(dt.UTC)
@@ -343,9 +345,10 @@ def test_a_tombstone_stops_the_same_post_being_stored_again(tmp_path: Path, db_u
     shared = record(3, created=now, author="mila")
     with store.transaction() as conn:
         ids = [_save(conn, r, policy, now) for r in (gone, kept, shared)]
-        first = erase_post(conn, ids[0], policy.secret, now, reason="test")
-        again = erase_post(conn, ids[0], policy.secret, now, reason="test")
-        by_shared = erase_post(conn, ids[2], policy.secret, now, reason="test")
+        erase = {"reason": "test", "cache_prefix": geocoder_cache_prefix}
+        first = erase_post(conn, ids[0], policy.secret, now, **erase)
+        again = erase_post(conn, ids[0], policy.secret, now, **erase)
+        by_shared = erase_post(conn, ids[2], policy.secret, now, **erase)
         assert first is not None and first.author_removed and again is None
         assert by_shared is not None and not by_shared.author_removed, "mila still has a post"
         assert save_post(conn, gone, policy, now) == ERASED
@@ -377,13 +380,8 @@ def _quiet_pseudonym_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_dead_or_parked_domain_answering_404_to_everything_erases_nothing() -> None:
     """A 404 means "deleted" only from a server that still answers as a Mastodon API server."""
-    import http.server
-    import threading
 
-    from hiljade.harvester.mastodon import MastodonSource
-    from hiljade.services.recheck import DELETED, UNCHECKED, MastodonChecker
-
-    class Parked(http.server.BaseHTTPRequestHandler):
+    class Parked(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802
             body = HTML_404.encode()
             self.send_response(404)
@@ -392,12 +390,8 @@ def test_a_dead_or_parked_domain_answering_404_to_everything_erases_nothing() ->
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    parked = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Parked)
-    threading.Thread(target=parked.serve_forever, daemon=True).start()
-    dead_url = f"http://127.0.0.1:{parked.server_address[1]}"
+    parked = LocalServer(Parked).start()
+    dead_url = parked.url
     statuses = make_statuses(3, seed=1)
     try:
         with MastodonStandIn(statuses) as live:
@@ -411,6 +405,6 @@ def test_a_dead_or_parked_domain_answering_404_to_everything_erases_nothing() ->
             live_ref = PostRef(2, "mastodon", statuses[0]["uri"], ((live.url, statuses[0]["id"]),))
             dead, gone = checker.check([dead_ref, live_ref])
     finally:
-        parked.shutdown()
+        parked.close()
     assert dead.outcome == UNCHECKED and "no deletion" in dead.reason
     assert gone.outcome == DELETED

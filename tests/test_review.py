@@ -12,19 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from shapely.geometry import shape
 from sqlalchemy import func, select
 
-from hiljade.cli import main
 from hiljade.config import load_config
 from hiljade.errors import ReviewError
 from hiljade.models.posts import save_post
-from hiljade.models.schema import Post, ReviewLog, Sighting, Site
+from hiljade.models.schema import Post, PostLocation, ReviewLog, Sighting, Site
 from hiljade.records import AuthorRecord, PostRecord
 from hiljade.services.review import check_point, reviewer_name
+from hiljade.services.sites import assign_sites
 from hiljade.services.store import author_policy, open_store
-from tests.conftest import write_config
-from tests.test_process import AREA, STREETS
+from tests.support.cli import invoke
+from tests.support.config import write_config
+from tests.support.places import AREA, STREETS
 
 TEXTS = {
     1: ("Nova kamera na uglu Dečanske i Makedonske #hiljadekamera", None),
@@ -45,7 +46,7 @@ def _post(n: int, text: str, geo: tuple[float, float] | None) -> PostRecord:
 
 
 def cli(config: Path, *args: str, code: int = 0, env: dict[str, str] | None = None) -> Any:
-    result = CliRunner(env=env).invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+    result = invoke(args, config=config, env=env)
     assert result.exit_code == code, (args, result.stdout, result.stderr)
     return result
 
@@ -106,8 +107,6 @@ def world(tmp_path: Path, db_url: str) -> Iterator[World]:
         for n, (text, geo) in TEXTS.items():
             save_post(conn, _post(n, text, geo), author_policy(w.cfg), dt.datetime.now(dt.UTC))
     w.cli("process", "--no-media")
-    from hiljade.models.sites import assign_sites
-
     with w.store.transaction() as conn:
         assign_sites(conn, w.cfg.get("sites"), dt.datetime.now(dt.UTC))
     yield w
@@ -240,8 +239,6 @@ def test_reviewer_name_and_point_checks(monkeypatch: pytest.MonkeyPatch) -> None
         with pytest.raises(ReviewError):
             check_point(lat, lon)
     with pytest.raises(ReviewError, match="outside"):
-        from shapely.geometry import shape
-
         check_point(45.2671, 19.8335, shape(AREA))
 
 
@@ -251,8 +248,6 @@ def test_ambiguous_posts_list_their_candidates(world: World) -> None:
     w = world
     with w.store.transaction() as conn:
         post_id = conn.execute(select(Post.id).where(Post.native_id == "5")).scalar_one()
-        from hiljade.models.schema import PostLocation
-
         conn.execute(PostLocation.__table__.update().where(PostLocation.post_id == post_id)
                      .values(outcome="pending_review"))
         base = {"post_id": post_id, "chosen": False, "method": "landmark", "precision_m": 30.0,

@@ -19,10 +19,12 @@ from hiljade.errors import LockBusy
 from hiljade.models.runlock import lock_holder, lock_path, run_lock
 from hiljade.models.schema import HarvestRun
 from hiljade.services.store import open_store
-from tests.conftest import REPO, write_config
-from tests.mastodon_fixtures import make_statuses
-from tests.mastodon_server import MastodonStandIn
-from tests.test_harvest import cli, snapshot
+from tests.support.cli import cli
+from tests.support.config import write_config
+from tests.support.harvest import snapshot
+from tests.support.mastodon import make_statuses
+from tests.support.mastodon_server import MastodonStandIn
+from tests.support.paths import REPO
 
 HOLD = """
 import sys, time

@@ -32,17 +32,19 @@ from hiljade.models.schema import HarvestRun
 from hiljade.scheduler import (
     Daemon,
     Source,
-    SourceSpec,
     build_scheduler,
     check_jobs,
     setup_logging,
     source_jobs,
 )
+from hiljade.services.feeds import SOURCES
 from hiljade.services.store import open_store
-from tests.conftest import REPO, write_config
-from tests.mastodon_fixtures import make_statuses
-from tests.mastodon_server import MastodonStandIn
-from tests.test_harvest import cli, snapshot
+from tests.support.cli import cli
+from tests.support.config import write_config
+from tests.support.harvest import snapshot
+from tests.support.mastodon import make_statuses
+from tests.support.mastodon_server import MastodonStandIn
+from tests.support.paths import REPO
 
 START = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
@@ -235,13 +237,9 @@ def test_sources_are_imported_lazily_and_missing_ones_are_skipped(
                        sources__twitter__enabled=True, sources__bluesky__enabled=True,
                        sources__mastodon__interval="2m")
     config = load_config(cfg)
-    specs = {
-        "mastodon": SourceSpec("hiljade.services.feeds:mastodon_feeds", "hiljade.services.feeds:harvest"),
-        "twitter": SourceSpec("hiljade.no_such_module:feeds", "hiljade.no_such_module:harvest"),
-        "bluesky": SourceSpec("hiljade.services.feeds:no_bluesky_feeds", "hiljade.services.feeds:harvest"),
-    }
+    specs = {"mastodon": SOURCES["mastodon"]}  # twitter and bluesky are enabled but not in the registry
     with caplog.at_level(logging.WARNING, logger="hiljade.run"):
-        sources = source_jobs(config, store=None, specs=specs)  # type: ignore[arg-type]
+        sources = source_jobs(config, store=None, registry=specs)  # type: ignore[arg-type]
     assert [(s.name, s.interval) for s in sources] == [("harvest mastodon", 120.0)]
     assert "source twitter is enabled but its code is not installed" in caplog.text
     assert "source bluesky is enabled but its code is not installed" in caplog.text
@@ -249,7 +247,7 @@ def test_sources_are_imported_lazily_and_missing_ones_are_skipped(
     with pytest.raises(ConfigError, match="no source can be harvested"):
         check_jobs([s for s in sources if not s.name.startswith("harvest")])
     quiet = load_config(write_config(tmp_path, sqlite_url, [], sources__twitter__enabled=False))
-    assert source_jobs(quiet, store=None, specs=specs) == []  # type: ignore[arg-type]
+    assert source_jobs(quiet, store=None, registry=specs) == []  # type: ignore[arg-type]
 
 
 def test_json_logs_are_one_object_per_line() -> None:

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hiljade.config import load_config
+from hiljade.pipeline.geometry import M_PER_DEG, distance_m
 from hiljade.pipeline.sites import (
-    M_PER_DEG,
     Clusterer,
     Point,
     SiteRecord,
@@ -19,7 +20,6 @@ from hiljade.pipeline.sites import (
     camera_direction,
     centre_of,
     cluster,
-    distance_m,
     independent_reports,
     nearby,
     recluster,
@@ -286,8 +286,6 @@ def test_centre_of_follows_the_rule() -> None:
 
 
 def test_settings_from_config_or_mapping() -> None:
-    from hiljade.config import load_config
-
     assert SiteSettings.of(load_config(None, environ={})) == SiteSettings(25.0, 3)
     assert SiteSettings.of({"radius_m": 40, "verify_reports": 2}) == SiteSettings(40.0, 2)
     with pytest.raises(ValueError):

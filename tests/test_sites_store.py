@@ -9,17 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import Connection, delete, func, select, update
 
-from hiljade.cli import main
 from hiljade.models.posts import AuthorPolicy, save_post
 from hiljade.models.schema import Post, PostLink, ReviewLog, Sighting, Site
-from hiljade.models.sites import assign_sites, recluster_sites, refresh_sites
 from hiljade.models.store import Store
 from hiljade.pipeline.sites import M_PER_DEG, distance_m
 from hiljade.records import MediaRecord, PostRecord
-from tests.conftest import write_config
+from hiljade.services.sites import assign_sites, recluster_sites, refresh_sites
+from tests.support.cli import invoke
+from tests.support.config import write_config
 
 A = (44.8125, 20.4612)  # Terazije
 B = (44.8040, 20.4780)  # ~1.7 km away
@@ -336,19 +335,18 @@ def test_detach_and_refresh_after_review_changes(store: Store) -> None:
 
 def test_sites_commands(tmp_path: Path, db_url: str) -> None:
     config = write_config(tmp_path, db_url, [])
-    runner = CliRunner()
-    assert runner.invoke(main, ["--config", str(config), "init"], catch_exceptions=False).exit_code == 0
+    assert invoke(["init"], config=config).exit_code == 0
     store = Store(db_url)
     with store.transaction() as conn:
         for n in range(5):
             add_sighting(conn, add_post(conn, n), at(A, 40 * n))
-    result = runner.invoke(main, ["--config", str(config), "sites", "update"], catch_exceptions=False)
+    result = invoke(["sites", "update"], config=config)
     assert result.exit_code == 0
     assert result.stderr.strip().splitlines()[-1] == (
         "sites update: 0 -> 5 sites; 5 sightings assigned, 0 detached; 5 sites new, 0 removed (radius 25 m)"
     )
     config = write_config(tmp_path, db_url, [], sites__radius_m=50.0)
-    result = runner.invoke(main, ["--config", str(config), "sites", "recluster"], catch_exceptions=False)
+    result = invoke(["sites", "recluster"], config=config)
     assert result.exit_code == 0
     assert result.stderr.strip().splitlines()[-1].startswith("sites recluster: 5 -> 3 sites; ")
     with store.connect() as conn:

@@ -4,9 +4,7 @@ silent and overdue feeds, the X/Twitter monthly cap, a geocoder that refuses us,
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,15 +19,15 @@ from hiljade.services.gazetteer import build_gazetteer
 from hiljade.services.process import process_pending
 from hiljade.services.status import collect_status
 from hiljade.services.store import author_policy, open_store
-from tests.test_harvest import cli
+from tests.support.cli import cli
+from tests.support.config import write_config
+from tests.support.http import LocalServer, QuietHandler
 
 A, B, C = "https://a.example", "https://b.example", "https://c.example"
 API = "https://api.twitter.com"
 
 
 def write(tmp_path: Path, db_url: str, **extra: object) -> Path:
-    from tests.conftest import write_config
-
     settings: dict[str, object] = {
         "sources__twitter__enabled": True,
         "sources__twitter__monthly_cap": 100,
@@ -182,7 +180,7 @@ def test_a_healthy_installation_exits_0(tmp_path: Path, sqlite_url: str) -> None
 def refusing_geocoder() -> Iterator[dict]:
     state = {"status": 403, "asked": 0}
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802
             state["asked"] += 1
             body = b"<html>Access blocked</html>" if state["status"] != 200 else b"[]"
@@ -192,14 +190,9 @@ def refusing_geocoder() -> Iterator[dict]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
+    with LocalServer(Handler) as server:
+        state["url"] = server.url
+        yield state
 
 
 STREET = {

@@ -10,20 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from hiljade.cli import main
-from hiljade.harvester.twarc import import_twarc
 from hiljade.harvester.twitter import TwitterSource
+from hiljade.models.erasure import erase_post
 from hiljade.models.posts import AuthorPolicy
 from hiljade.models.schema import Media, Post
 from hiljade.models.store import Store
-from hiljade.services.harvest import Feed
-from hiljade.services.twitter_harvest import TwitterHarvester
-from tests.conftest import write_config
-from tests.twitter_fixtures import flatten, load_campaign
-from tests.twitter_server import TwitterStandIn
+from hiljade.services.harvest import Feed, Harvester
+from hiljade.services.imports import import_twarc
+from hiljade.services.paging import TwitterPaging
+from hiljade.services.process import geocoder_cache_prefix
+from tests.support.cli import invoke
+from tests.support.config import write_config
+from tests.support.twitter import flatten, load_campaign
+from tests.support.twitter_server import TwitterStandIn
 
 POLICY = AuthorPolicy(secret=b"k" * 32)
 FIELDS = {"expansions": "attachments.media_keys,geo.place_id,author_id,referenced_tweets.id,"
@@ -126,7 +127,7 @@ def test_an_archive_merges_with_the_harvested_tweets(
     server, camp = campaign_server
     store = open_store(db_url)
     client = TwitterSource(server.bearer_token, api_url=server.url)
-    result = TwitterHarvester(store, POLICY, monthly_cap=1000).harvest_feed(
+    result = Harvester(store, POLICY, TwitterPaging(monthly_cap=1000)).harvest_feed(
         Feed("twitter", client.server, "hiljadekamera", client))
     assert result.status == "ok"
     before = stored(store)
@@ -141,8 +142,6 @@ def test_an_archive_merges_with_the_harvested_tweets(
 def test_a_tweet_erased_after_deletion_is_not_imported_again(
     tmp_path: Path, sqlite_url: str, campaign_server: tuple
 ) -> None:
-    from hiljade.models.erasure import erase_post
-
     server, camp = campaign_server
     store = open_store(sqlite_url)
     archive = write_lines(tmp_path / "a.jsonl", archive_pages(server))
@@ -150,7 +149,8 @@ def test_a_tweet_erased_after_deletion_is_not_imported_again(
     victim = sorted(camp.expected)[0]
     with store.transaction() as conn:
         post_id = conn.execute(select(Post.id).where(Post.uri == victim)).scalar_one()
-        assert erase_post(conn, post_id, POLICY.secret, dt.datetime.now(dt.UTC), reason="deleted") is not None
+        assert erase_post(conn, post_id, POLICY.secret, dt.datetime.now(dt.UTC), reason="deleted",
+                          cache_prefix=geocoder_cache_prefix) is not None
     again = import_twarc(store, POLICY, archive)
     assert again.new_posts == 0 and again.erased >= 1 and victim not in stored(store)
 
@@ -197,21 +197,17 @@ def test_cli_import_twarc_reads_files_gzip_and_stdin(tmp_path: Path, sqlite_url:
                                                      ) -> None:
     server, camp = campaign_server
     config = write_config(tmp_path, sqlite_url, [])
-    runner = CliRunner()
-    assert runner.invoke(main, ["--config", str(config), "init"]).exit_code == 0
+    assert invoke(["init"], config=config, catch_exceptions=True).exit_code == 0
     pages = archive_pages(server)
     packed = tmp_path / "archive.jsonl.gz"
     packed.write_bytes(gzip.compress(write_lines(tmp_path / "x.jsonl", pages, BAD_LINES[:1]).read_bytes()))
-    result = runner.invoke(main, ["--config", str(config), "import", "twarc", str(packed)],
-                           catch_exceptions=False)
+    result = invoke(["import", "twarc", str(packed)], config=config)
     assert result.exit_code == 0, result.stderr
     assert "bad line: line 2: not JSON" in result.stderr
     assert f"{len(camp.expected)} new posts" in result.stderr.splitlines()[-1]
-    piped = runner.invoke(main, ["--config", str(config), "import", "twarc", "-"],
-                          input=(tmp_path / "x.jsonl").read_text("utf-8"), catch_exceptions=False)
+    piped = invoke(["import", "twarc", "-"], config=config, input=(tmp_path / "x.jsonl").read_text("utf-8"))
     assert piped.exit_code == 0 and " 0 new posts" in piped.stderr.splitlines()[-1]
     junk = tmp_path / "junk.jsonl"
     junk.write_text("not json\n[1, 2]\n", encoding="utf-8")
-    failed = runner.invoke(main, ["--config", str(config), "import", "twarc", str(junk)],
-                           catch_exceptions=False)
+    failed = invoke(["import", "twarc", str(junk)], config=config)
     assert failed.exit_code == 1 and "2 bad lines" in failed.stderr

@@ -13,25 +13,20 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from hiljade.cli import main
 from hiljade.errors import ConfigError, SourceAuthError, SourceUnavailable
 from hiljade.harvester.twitter import BEARER_ENV, TwitterSource
+from hiljade.models.ledger import load_cursor, save_cursor
 from hiljade.models.posts import AuthorPolicy
 from hiljade.models.schema import Author, HarvestCursor, HarvestRun, Media, Post, PostCopy
 from hiljade.models.store import Store
-from hiljade.services.harvest import Feed
-from hiljade.services.twitter_harvest import (
-    BUDGET_EXHAUSTED,
-    TwitterHarvester,
-    load_twitter_cursor,
-    save_twitter_cursor,
-)
-from tests.conftest import write_config
-from tests.twitter_fixtures import ANA, load_campaign, tweet
-from tests.twitter_server import TwitterStandIn, snowflake
+from hiljade.services.harvest import BUDGET_EXHAUSTED, Feed, Harvester
+from hiljade.services.paging import TwitterPaging
+from tests.support.cli import cli
+from tests.support.config import write_config
+from tests.support.twitter import ANA, load_campaign, tweet
+from tests.support.twitter_server import TwitterStandIn, snowflake
 
 POLICY = AuthorPolicy(secret=b"k" * 32, store_handles=False)
 TAG = "hiljadekamera"
@@ -79,8 +74,8 @@ def feed(server: TwitterStandIn, fake: FakeTime, **options: Any) -> Feed:
     return Feed("twitter", client.server, TAG, client)
 
 
-def harvester(store: Store, **options: Any) -> TwitterHarvester:
-    return TwitterHarvester(store, POLICY, **{"monthly_cap": 10_000, "page_limit": 10, **options})
+def harvester(store: Store, *, monthly_cap: int = 10_000, page_limit: int = 10, **options: Any) -> Harvester:
+    return Harvester(store, POLICY, TwitterPaging(monthly_cap=monthly_cap, page_limit=page_limit), **options)
 
 
 def posts(store: Store) -> dict[str, Any]:
@@ -346,13 +341,13 @@ def test_a_stale_since_id_or_an_expired_token_starts_a_fresh_walk(
     camp = load_campaign(server, dt.datetime.now(dt.UTC), plain=5)
     old_id = snowflake(dt.datetime.now(dt.UTC) - dt.timedelta(days=8))
     with store.transaction() as conn:
-        stale = load_twitter_cursor(conn, server.url, TAG).moved(newest_id=old_id, walked_once=True)
-        save_twitter_cursor(conn, stale, dt.datetime.now(dt.UTC))
+        stale = load_cursor(conn, "twitter", server.url, TAG).moved(newest_id=old_id, backfill_done=True)
+        save_cursor(conn, stale, dt.datetime.now(dt.UTC))
     assert harvester(store).harvest_feed(feed(server, fake)).status == "ok"
     assert "since_id" not in server.searches[0] and set(posts(store)) == set(camp.expected)
     with store.transaction() as conn:
-        broken = load_twitter_cursor(conn, server.url, TAG).moved(pagination_token="expired")
-        save_twitter_cursor(conn, broken, dt.datetime.now(dt.UTC))
+        broken = load_cursor(conn, "twitter", server.url, TAG).moved(pagination_token="expired")
+        save_cursor(conn, broken, dt.datetime.now(dt.UTC))
     result = harvester(store).harvest_feed(feed(server, fake))
     assert result.status == "ok" and server.searches[-2]["next_token"] == "expired"
     assert "next_token" not in server.searches[-1] and cursor_row(store).pagination_token is None
@@ -372,11 +367,6 @@ def test_lookup_finds_tweets_and_says_none_for_deleted_ones(server: TwitterStand
     server.faults.extend([("status", 503)] * 4)
     with pytest.raises(SourceUnavailable):
         client.lookup(alive)
-
-
-def cli(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_cli_harvest_twitter_runs_loud_on_401_and_needs_the_token(

@@ -18,7 +18,8 @@ from urllib.parse import urlencode
 import requests
 
 from hiljade import __version__
-from hiljade.errors import RateLimited, SourceAuthError, SourceError, SourceNotFound, SourceUnavailable
+from hiljade.errors import RateLimited, SourceAuthError, SourceError, SourceUnavailable, http_error
+from hiljade.harvester.http import HttpSession, Retries
 
 PASSWORD_ENV = "HILJADE_BLUESKY_APP_PASSWORD"
 MAX_LIMIT = 100  # searchPosts answers at most 100 posts a page
@@ -46,7 +47,7 @@ class BlueskyClient:
         handle: str,
         password: str,
         *,
-        session: requests.Session | None = None,
+        session: HttpSession | None = None,
         timeout: float = 30.0,
         max_retries: int = 3,
         user_agent: str = f"hiljade/{__version__}",
@@ -55,17 +56,15 @@ class BlueskyClient:
     ) -> None:
         self.server = service_url.rstrip("/")
         self.handle, self._password = handle, password
-        self.session = session or requests.Session()
-        self.timeout, self.max_retries = timeout, max_retries
-        self.user_agent, self.sleep, self.clock = user_agent, sleep, clock
+        self.session = session or HttpSession(
+            user_agent=user_agent, timeout=timeout, retries=Retries(max_retries, 1.0, MAX_WAIT_SECONDS),
+            sleep=sleep, clock=clock, limits=self._read_limits)
         self._access: str | None = None
         self._refresh: str | None = None
-        self.requests = self.rate_limit_waits = 0
-        self.waited = 0.0
 
     def search(self, tag: str, *, since: str | None, cursor: str | None, limit: int) -> SearchPage:
         """One page of posts carrying ``#tag``, newest first (logs in on first use)."""
-        before = (self.requests, self.rate_limit_waits, self.waited)
+        counts = self.session.reset_counts()  # this page's requests (a login included) and waits
         if self._access is None:
             self.login()
         params: dict[str, Any] = {
@@ -88,9 +87,9 @@ class BlueskyClient:
             views,
             next_cursor,
             url,
-            self.requests - before[0],
-            self.rate_limit_waits - before[1],
-            self.waited - before[2],
+            counts.requests,
+            counts.rate_limit_waits,
+            counts.waited_seconds,
         )
 
     def login(self) -> None:
@@ -121,6 +120,11 @@ class BlueskyClient:
             return
         self._store_tokens(data)
 
+    def _read_limits(self, response: requests.Response) -> tuple[int | None, float | None]:
+        """(None, seconds until ``RateLimit-Reset``, epoch seconds): waited for after a 429 only."""
+        reset = response.headers.get("RateLimit-Reset", "")
+        return None, int(reset) - self.session.pacer.clock() if reset.isdigit() else None
+
     def _store_tokens(self, data: Mapping[str, Any]) -> None:
         access, refresh = data.get("accessJwt"), data.get("refreshJwt")
         if not isinstance(access, str) or not access:
@@ -138,36 +142,30 @@ class BlueskyClient:
         retry_auth: bool = True,
     ) -> dict[str, Any]:
         url = f"{self.server}/xrpc/{nsid}"
-        failures = 0
+        failures = limited = 0
         refreshed = not retry_auth
+        http = self.session
         while True:
             token = self._access if auth is True else auth or None
-            headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+            headers = {"Accept": "application/json"}
             if token:
                 headers["Authorization"] = f"Bearer {token}"
-            self.requests += 1
             try:
-                response = self.session.request(
-                    method, url, params=params, json=body, headers=headers, timeout=self.timeout
-                )
+                response = http.request(method, url, params=params, json=body, headers=headers)
             except requests.RequestException as exc:
-                failures = self._backoff(
-                    failures,
-                    SourceUnavailable(f"{nsid} on {self.server}: {type(exc).__name__}", kind="network"),
-                )
+                failure = SourceUnavailable(f"{nsid} on {self.server}: {type(exc).__name__}", kind="network")
+                failures = self._retry(failures, failure, exc)
                 continue
             status = response.status_code
             error = _error_of(response)
             if status == 200:
                 try:
                     data = response.json()
-                except ValueError:
-                    failures = self._backoff(
-                        failures,
-                        SourceUnavailable(
-                            f"{nsid} on {self.server}: the answer is not JSON", kind="malformed"
-                        ),
+                except ValueError as exc:
+                    failure = SourceUnavailable(
+                        f"{nsid} on {self.server}: the answer is not JSON", kind="malformed"
                     )
+                    failures = self._retry(failures, failure, exc)
                     continue
                 if not isinstance(data, dict):
                     raise SourceError(
@@ -179,42 +177,25 @@ class BlueskyClient:
                 self._refresh_session()
                 continue
             if status == 429:
-                self._wait_rate_limit(response, nsid)
+                limited += 1
+                wait = max(1.0, http.rate_limit_wait(limited, fallback=60.0))
+                if not http.wait_rate_limit(limited, wait):
+                    raise RateLimited(
+                        f"{nsid} on {self.server}: rate limited for {wait:.0f} s more", retry_after=wait
+                    )
                 continue
             message = f"HTTP {status} from {nsid} on {self.server}: {error[0]} {error[1]}".rstrip()
-            if status >= 500:
-                failures = self._backoff(failures, SourceUnavailable(message, kind="server", status=status))
-                continue
-            if status in (401, 403):
-                raise SourceAuthError(message, kind="auth", status=status)
-            if status in (404, 410):
-                raise SourceNotFound(message, kind="not_found", status=status)
-            raise SourceError(message, kind="bad_request" if status == 400 else "http", status=status)
+            failure = http_error(status, message, headers=response.headers, kinds={400: "bad_request"})
+            if not isinstance(failure, SourceUnavailable):
+                raise failure
+            failures = self._retry(failures, failure)
 
-    def _backoff(self, failures: int, error: SourceError) -> int:
-        if failures >= self.max_retries:
-            raise error
-        pause = float(2**failures)
-        self.sleep(pause)
-        self.waited += pause
-        return failures + 1
-
-    def _wait_rate_limit(self, response: requests.Response, nsid: str) -> None:
-        reset = response.headers.get("RateLimit-Reset", "")
-        retry = response.headers.get("Retry-After", "")
-        if reset.isdigit():
-            wait = max(1.0, int(reset) - self.clock())
-        elif retry.isdigit():
-            wait = max(1.0, float(retry))
-        else:
-            wait = 60.0
-        if wait > MAX_WAIT_SECONDS:
-            raise RateLimited(
-                f"{nsid} on {self.server}: rate limited for {wait:.0f} s more", retry_after=wait
-            )
-        self.rate_limit_waits += 1
-        self.sleep(wait)
-        self.waited += wait
+    def _retry(self, failures: int, failure: SourceError, cause: Exception | None = None) -> int:
+        """Back off after one more failure; raise ``failure`` when the retries are used up."""
+        failures += 1
+        if not self.session.backoff(failures):
+            raise failure from cause
+        return failures
 
 
 def _error_of(response: requests.Response) -> tuple[str, str]:

@@ -30,10 +30,14 @@ from shapely.geometry.base import BaseGeometry
 from urllib3.util.retry import Retry
 
 from hiljade import __version__
-from hiljade.errors import ConfigError, GeocoderError
+from hiljade.defaults import DEFAULTS
+from hiljade.errors import ConfigError, GeocoderError, RateLimited, SourceAuthError, error_class
+from hiljade.harvester.http import Pacer
+from hiljade.pipeline.geometry import cell_diagonal_m
 from hiljade.records import Candidate
 
-NOMINATIM_URL = "https://nominatim.openstreetmap.org"
+GEOCODER = DEFAULTS["geocoder"]
+NOMINATIM_URL = GEOCODER["url"]
 PUBLIC_NOMINATIM_HOST = "nominatim.openstreetmap.org"
 RESULT_LIMIT = 5
 MIN_PRECISION_M = 10.0
@@ -41,8 +45,8 @@ NO_BBOX_PRECISION_M = 1000.0
 TOP_CONFIDENCE = 0.5  # a geocoder hit is a lead for a reviewer, never an auto-accepted point
 REFUSAL_PAUSE_SECONDS = 600.0  # after a 429 without Retry-After
 _KEYS = {"enabled", "url", "user_agent", "min_delay_seconds", "country_codes", "timeout_seconds"}
-_REFUSED_STATUS = {401, 402, 403, 429, 509}
-_EARTH_RADIUS_M = 6_371_008.8
+_REFUSALS = (SourceAuthError, RateLimited)  # 401, 403 and 429 in the table of hiljade.errors
+_QUOTA_STATUS = {402, 509}  # payment required, bandwidth limit exceeded: quota answers of geocoders
 
 
 class GeocodeCache(Protocol):
@@ -84,12 +88,12 @@ class GeocoderSettings:
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> GeocoderSettings:
         """Check the section; raise ConfigError listing every problem with its fix."""
-        section = dict(section or {})
+        section = {**GEOCODER, **(section or {})}
         problems = [
             f"geocoder.{k}: unknown key (known: {', '.join(sorted(_KEYS))})"
             for k in sorted(set(section) - _KEYS)
         ]
-        enabled = section.get("enabled", True)
+        enabled = section["enabled"]
         if not isinstance(enabled, bool):
             problems.append(f"geocoder.enabled: must be true or false (got {enabled!r})")
         url = str(section.get("url") or NOMINATIM_URL).strip()
@@ -101,21 +105,21 @@ class GeocoderSettings:
         agent = section.get("user_agent") or ""
         if enabled is True and (problem := user_agent_problem(agent)):
             problems.append(problem)
-        delay = section.get("min_delay_seconds", 1.0)
+        delay = section["min_delay_seconds"]
         public = parts.hostname == PUBLIC_NOMINATIM_HOST
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < (1.0 if public else 0.0):
             problems.append(
                 f"geocoder.min_delay_seconds: must be a number, at least 1 for the public "
                 f"Nominatim (its usage policy: at most 1 request a second); got {delay!r}"
             )
-        codes = section.get("country_codes", ["rs"])
+        codes = section["country_codes"]
         if isinstance(codes, str):
             codes = [c.strip() for c in codes.split(",") if c.strip()]
         if not isinstance(codes, (list, tuple)) or not all(
             isinstance(c, str) and len(c) == 2 and c.isalpha() for c in codes
         ):
             problems.append(f"geocoder.country_codes: two-letter ISO codes like [rs] (got {codes!r})")
-        timeout = section.get("timeout_seconds", 10.0)
+        timeout = section["timeout_seconds"]
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             problems.append(f"geocoder.timeout_seconds: must be a positive number (got {timeout!r})")
         if problems:
@@ -177,7 +181,7 @@ class Geocoder:
         self.clock = clock
         self.requests_made = 0
         self.refusal: GeocoderError | None = None  # the last refusal, for ``hiljade status``
-        self._last_request: float | None = None
+        self._pacer = Pacer(settings.min_delay_seconds, sleep=sleep, clock=clock)
         self._blocked_until: float | None = None
         self._nominatim: Nominatim | None = None
 
@@ -235,7 +239,7 @@ class Geocoder:
                 status=earlier.status if earlier else None,
                 retry_after=self._blocked_until - self.clock(),
             )
-        self._wait_turn()
+        self._pacer.pace()  # requests start min_delay_seconds after the last one ended
         bounds = self.bounds
         try:
             self.requests_made += 1
@@ -250,16 +254,8 @@ class Geocoder:
         except GeopyError as exc:
             raise self._refusal(exc) from exc
         finally:
-            self._last_request = self.clock()
+            self._pacer.done()
         return [dict(location.raw) for location in found or []]
-
-    def _wait_turn(self) -> None:
-        """Sleep so that requests start at least ``min_delay_seconds`` after the last one ended."""
-        if self._last_request is None:
-            return
-        wait = self._last_request + self.settings.min_delay_seconds - self.clock()
-        if wait > 0:
-            self.sleep(wait)
 
     def _client(self) -> Nominatim:
         if self._nominatim is None:
@@ -280,7 +276,7 @@ class Geocoder:
         status = getattr(cause, "status_code", None)
         text = f"{exc} {getattr(cause, 'text', '') or ''}"
         refused = (
-            status in _REFUSED_STATUS
+            (status is not None and (error_class(status) in _REFUSALS or status in _QUOTA_STATUS))
             or isinstance(
                 exc, (GeocoderQuotaExceeded, GeocoderInsufficientPrivileges, GeocoderAuthenticationFailure)
             )
@@ -357,6 +353,4 @@ def bbox_precision(boundingbox: Any, lat: float) -> float:
         south, north, west, east = (float(v) for v in boundingbox)
     except (TypeError, ValueError):
         return NO_BBOX_PRECISION_M
-    dy = math.radians(abs(north - south)) * _EARTH_RADIUS_M
-    dx = math.radians(abs(east - west)) * _EARTH_RADIUS_M * math.cos(math.radians(lat))
-    return max(MIN_PRECISION_M, math.hypot(dx, dy) / 2)
+    return max(MIN_PRECISION_M, cell_diagonal_m(lat, abs(north - south), abs(east - west)) / 2)

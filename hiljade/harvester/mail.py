@@ -21,26 +21,21 @@ import hashlib
 import mailbox
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from hiljade.config import Config
 from hiljade.errors import MediaRefused, SourceError
 from hiljade.harvester.photos import (
     ImageCheck,
-    ImportReport,
+    Original,
     Photo,
     examine_photo,
     file_time,
     hashtags_in,
-    is_known,
-    save_original,
 )
-from hiljade.models.posts import NEW
-from hiljade.models.store import Store
 from hiljade.pipeline.html_text import html_to_text
 from hiljade.records import AuthorRecord, PostRecord
 
@@ -65,15 +60,6 @@ class Envelope:
     data: bytes
     mtime: dt.datetime
     origin: str  # the file (or mbox) it came from
-
-
-@dataclass
-class MailItem:
-    """A message converted: the post, its accepted photos and the refused attachments by reason."""
-
-    post: PostRecord
-    photos: list[tuple[str, Photo]] = field(default_factory=list)
-    refused: dict[str, int] = field(default_factory=dict)
 
 
 # ---- containers ---------------------------------------------------------------------------------
@@ -216,7 +202,7 @@ def attachments(message: EmailMessage, body: EmailMessage | None) -> Iterator[Em
 
 def message_to_item(
     message: EmailMessage, envelope: Envelope, check: ImageCheck, *, container: str, now: dt.datetime
-) -> MailItem:
+) -> Original:
     """A parsed message as a post with its checked photos (pure apart from reading the parts)."""
     uri = message_uri(message, envelope.data)
     address, name = sender(message)
@@ -259,7 +245,7 @@ def message_to_item(
         fetched_from=envelope.origin,
         fetched_at=now,
     )
-    return MailItem(post, photos, refused)
+    return Original(post, tuple(photos), refused)
 
 
 def _check_attachment(
@@ -288,47 +274,31 @@ def parse_message(data: bytes) -> EmailMessage:
     return message
 
 
-def import_mail(
-    config: Config,
-    store: Store,
+def read_mail(
     path: Path,
+    container: str,
+    check: ImageCheck,
     *,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-) -> ImportReport:
-    """Import every message under ``path`` (one transaction per message); see the module docstring."""
-    from hiljade.services.store import author_policy
-
-    container = detect_container(path)
-    check = ImageCheck.from_config(config)
-    policy = author_policy(config)
-    report = ImportReport("mail", container=container)
+    known: Callable[[str], bool],
+    clock: Callable[[], dt.datetime],
+) -> Iterator[Original]:
+    """One ``Original`` per message under ``path``; ``known(uri)`` says which are stored already, so
+    they are not converted again. A message that cannot be parsed is counted ``unreadable``."""
     for envelope in envelopes(path, container):
-        report.items += 1
         try:
             message = parse_message(envelope.data)
             if not message.keys():  # not a message at all (no header line)
                 raise ValueError("no headers")
             uri = message_uri(message, envelope.data)
         except Exception:  # noqa: BLE001 - a message the email package cannot parse is counted
-            report.unreadable += 1
+            yield Original(unreadable=True)
             continue
-        with store.connect() as conn:
-            if is_known(conn, PLATFORM, uri):
-                report.known += 1
-                continue
+        if known(uri):
+            yield Original(known=True)
+            continue
         now = clock()
         try:
             item = message_to_item(message, envelope, check, container=container, now=now)
         except Exception:  # noqa: BLE001 - broken MIME structure: counted, the run goes on
-            report.unreadable += 1
-            continue
-        with store.transaction() as conn:
-            outcome = save_original(conn, item.post, item.photos, policy, now)
-        report.refused.update(item.refused)
-        if outcome == NEW:
-            report.imported += 1
-            report.photos += len(item.photos)
-            report.located += sum(photo.exif.lat is not None for _, photo in item.photos)
-        else:
-            report.known += 1
-    return report
+            item = Original(unreadable=True)
+        yield item

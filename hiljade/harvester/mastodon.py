@@ -9,7 +9,6 @@ functions, re-exported here: ``status_to_record``, ``opt_out_reason``).
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import os
 import re
@@ -32,7 +31,11 @@ from hiljade.errors import (
     SourceError,
     SourceNotFound,
     SourceUnavailable,
+    http_error,
+    retryable,
+    server_time,
 )
+from hiljade.harvester.http import HttpClient, HttpSession, Retries
 from hiljade.harvester.mastodon_status import as_int, opt_out_reason, parse_time, status_id, status_to_record
 from hiljade.records import PostRecord
 
@@ -65,30 +68,7 @@ class Page:
     malformed: tuple[str, ...] = ()  # one reason per status that could not be converted
 
 
-class _Transport(requests.Session):
-    """The session Mastodon.py sends through: paces, counts, remembers the last URL and response."""
-
-    def __init__(self, before: Callable[[], None], after: Callable[[requests.Response | None], None]) -> None:
-        super().__init__()
-        self.max_redirects = 5
-        self._before, self._after = before, after
-        self.last_url = ""
-        self.last_response: requests.Response | None = None
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        self._before()
-        prepared = requests.Request(str(method), str(url), params=kwargs.get("params")).prepare()
-        self.last_url, self.last_response = prepared.url or str(url), None
-        response = None
-        try:
-            response = super().request(method, url, *args, **kwargs)
-        finally:
-            self._after(response)
-        self.last_response = response
-        return response
-
-
-class MastodonSource:
+class MastodonSource(HttpClient):
     """One Mastodon-API server: hashtag pages and single statuses, politely (one instance per server)."""
 
     def __init__(
@@ -113,38 +93,23 @@ class MastodonSource:
                 raise ConfigError([f"sources.mastodon.servers: {self.base_url}: token_env {token_env} is "
                                    f"not set in the environment: export {token_env}=<access token>"])
         self._token, self._token_env = access_token, token_env
-        self.max_retries, self.backoff_seconds = max_retries, backoff_seconds
-        self.min_interval, self.max_wait = min_interval, max_wait
-        self._sleep, self._clock = sleep, clock
-        self._last_request_at: float | None = None
-        self._remaining: int | None = None
-        self._reset_at: float | None = None  # on self._clock
-        self._count = [0, 0, 0.0]  # requests, rate-limit waits, seconds waited (since the last reset)
-        self.total_requests = 0
         self._notes: list[str] = []
-        self._transport = _Transport(self._before_request, self._after_request)
+        # the session Mastodon.py sends through: paces, counts, reads the rate-limit headers
+        self._http = HttpSession(user_agent=user_agent, min_interval=min_interval, max_redirects=5,
+                                      retries=Retries(max_retries, backoff_seconds, max_wait), sleep=sleep,
+                                      clock=clock, limits=_read_limits)
         self._api = Mastodon(api_base_url=self.base_url, access_token=access_token, version_check_mode="none",
                              request_timeout=timeout, user_agent=user_agent, ratelimit_method="throw",
-                             session=self._transport)
-
-    def __enter__(self) -> MastodonSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self._transport.close()
+                             session=self._http)
 
     def tag_page(self, hashtag: str, *, min_id: str | None = None, max_id: str | None = None,
                  limit: int = 40) -> Page:
         """One page of ``#hashtag``: newest first; ``max_id`` asks older, ``min_id`` the page just newer."""
         tag = clean_hashtag(hashtag)
-        self._count = [0, 0, 0.0]
+        self._http.reset_counts()
         self._call(f"#{tag} timeline", lambda: self._api.timeline_hashtag(
             quote(tag, safe=""), min_id=min_id, max_id=max_id, limit=limit))
-        response, url = self._transport.last_response, self._transport.last_url
+        response, url = self._http.last_response, self._http.last_url
         assert response is not None  # the call succeeded, so a response arrived
         data = self._json(response, list, f"#{tag} timeline")
         fetched_at = datetime.now(UTC)
@@ -172,11 +137,12 @@ class MastodonSource:
                 seen.add(record.uri)
                 posts.append(record)
         last = data[-1] if data and isinstance(data[-1], dict) else {}
-        links = response.links
+        links, counts = response.links, self._http.counts
         return Page(
             posts=tuple(posts), opted_out=opted_out, ids=tuple(ids),
             oldest_created_at=parse_time(last.get("created_at")), request_url=url,
-            requests=int(self._count[0]), rate_limit_waits=int(self._count[1]), waited_seconds=self._count[2],
+            requests=counts.requests, rate_limit_waits=counts.rate_limit_waits,
+            waited_seconds=counts.waited_seconds,
             next_max_id=_query_value(links.get("next"), "max_id"),
             prev_min_id=_query_value(links.get("prev"), "min_id", "since_id"),
             malformed=tuple(malformed),
@@ -184,24 +150,24 @@ class MastodonSource:
 
     def status(self, native_id: str) -> PostRecord | None:
         """The status with this id on this server, or None when the server says 404/410 (deleted)."""
-        self._count = [0, 0, 0.0]
+        self._http.reset_counts()
         try:
             self._call(f"status {native_id}", lambda: self._api.status(quote(str(native_id), safe="")))
         except SourceNotFound:
             return None
-        response = self._transport.last_response
+        response = self._http.last_response
         assert response is not None
         data = self._json(response, dict, f"status {native_id}")
-        return status_to_record(data, server=self.base_url, fetched_from=self._transport.last_url,
+        return status_to_record(data, server=self.base_url, fetched_from=self._http.last_url,
                                 fetched_at=datetime.now(UTC))
 
     def speaks_mastodon(self) -> bool:
         """True when the server still answers ``/api/v1/instance`` with an instance document: its
         404s for statuses can then be trusted as deletions (a dead or parked domain answers 404 to all)."""
-        self._count = [0, 0, 0.0]
+        self._http.reset_counts()
         try:
             self._call("instance", lambda: self._api.instance_v1())
-            data = self._json(self._transport.last_response, dict, "instance")
+            data = self._json(self._http.last_response, dict, "instance")
         except SourceError:
             return False
         return bool(data.get("uri") or data.get("domain") or data.get("title"))
@@ -210,8 +176,9 @@ class MastodonSource:
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         failures = limited = 0
+        http = self._http
         while True:
-            self._refuse_long_wait(what)
+            http.wait_for_window(f"{self.base_url}: {what}")
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
@@ -225,36 +192,30 @@ class MastodonSource:
                             setattr(self._api, _PROBE_CACHE, {})
             except MastodonRatelimitError as exc:
                 limited += 1
-                wait = self._rate_limit_wait(limited)
-                if wait > self.max_wait or limited > self.max_retries:
+                wait = http.rate_limit_wait(limited)
+                if not http.wait_rate_limit(limited, wait):
                     raise RateLimited(self._scrub(f"{self.base_url}: {what}: rate limited (HTTP 429) "
                                                   f"{limited} time(s); server asks to wait {wait:.0f} s"),
                                       retry_after=wait) from exc
-                self._wait(wait, rate_limit=True)
             except (MastodonNetworkError, MastodonAPIError) as exc:
                 status = self._status()
-                self._raise_final(what, exc, status)
+                if status is not None and not retryable(status):
+                    raise self._refusal(what, exc, status) from exc
                 failures += 1
-                if failures > self.max_retries:
+                if not http.backoff(failures):
                     raise SourceUnavailable(self._scrub(
                         f"{self.base_url}: {what} failed {failures} time(s), giving up: {self._detail(exc)}"),
                         kind="unavailable", status=status) from exc
-                backoff = self.backoff_seconds * 2 ** (failures - 1)
-                response = self._transport.last_response
-                hint = _retry_after(response.headers) if response is not None else None
-                self._wait(min(max(backoff, hint or 0.0), self.max_wait), rate_limit=False)
 
-    def _raise_final(self, what: str, exc: Exception, status: int | None) -> None:
-        """Raise the error for failures that a retry cannot fix; return for the others."""
-        if status in (401, 403):
-            raise SourceAuthError(self._auth_message(what, status), kind="auth", status=status) from exc
-        if status in (404, 410):
-            text = (f"{self.base_url}: {what}: not found ({self._detail(exc)}); is {self.base_url} a "
-                    f"Mastodon-API server with public hashtag timelines?")
-            raise SourceNotFound(self._scrub(text), kind="not_found", status=status) from exc
-        if status is not None and 400 <= status < 500 and status not in (408, 425):
-            raise SourceError(self._scrub(f"{self.base_url}: {what}: refused ({self._detail(exc)})"),
-                              kind="http", status=status) from exc
+    def _refusal(self, what: str, exc: Exception, status: int) -> SourceError:
+        """The error for a 4xx answer, worded for a Mastodon server."""
+        said, response = self._detail(exc), self._http.last_response
+        not_found = (f"{self.base_url}: {what}: not found ({said}); is {self.base_url} a "
+                     f"Mastodon-API server with public hashtag timelines?")
+        return http_error(status, self._scrub(f"{self.base_url}: {what}: refused ({said})"),
+                          headers=response.headers if response is not None else None,
+                          messages={SourceAuthError: self._auth_message(what, status),
+                                    SourceNotFound: self._scrub(not_found)})
 
     def _auth_message(self, what: str, status: int) -> str:
         said = self._detail(None)
@@ -270,12 +231,12 @@ class MastodonSource:
         return self._scrub(text + (f" (Mastodon.py: {notes[0]})" if notes else ""))
 
     def _status(self) -> int | None:
-        response = self._transport.last_response
+        response = self._http.last_response
         return response.status_code if response is not None else None
 
     def _detail(self, exc: Exception | None) -> str:
         """What the server answered, in a few words (never the token, never a whole page)."""
-        response = self._transport.last_response
+        response = self._http.last_response
         if response is None:
             return f"no answer: {type(exc).__name__ if exc else 'error'}: {_short(str(exc or ''))}"
         head = f"HTTP {response.status_code} {response.reason or ''}".strip()
@@ -298,55 +259,6 @@ class MastodonSource:
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
 
-    # -- pacing and rate limits ----------------------------------------------------------------
-
-    def _before_request(self) -> None:
-        now = self._clock()
-        exhausted = self._remaining is not None and self._remaining <= 0
-        if exhausted and self._reset_at is not None and self._reset_at > now:
-            self._wait(min(self._reset_at - now, self.max_wait), rate_limit=True)
-            self._remaining = None
-            return
-        if self._last_request_at is not None:
-            self._wait(self.min_interval - (now - self._last_request_at), rate_limit=False)
-
-    def _after_request(self, response: requests.Response | None) -> None:
-        self._last_request_at = self._clock()
-        self._count[0] += 1
-        self.total_requests += 1
-        if response is None:
-            return
-        remaining = as_int(response.headers.get("X-RateLimit-Remaining"))
-        reset_in = _reset_in(response.headers)
-        self._remaining = remaining
-        self._reset_at = None if reset_in is None else self._clock() + max(0.0, reset_in)
-        for name in _RATE_HEADERS:  # read here; Mastodon.py would raise on a reset it cannot parse
-            response.headers.pop(name, None)
-
-    def _refuse_long_wait(self, what: str) -> None:
-        if self._remaining is not None and self._remaining <= 0 and self._reset_at is not None:
-            wait = self._reset_at - self._clock()
-            if wait > self.max_wait:
-                raise RateLimited(f"{self.base_url}: {what}: rate limit used up; it resets in {wait:.0f} s",
-                                  retry_after=wait)
-
-    def _rate_limit_wait(self, attempt: int) -> float:
-        response = self._transport.last_response
-        hint = _retry_after(response.headers) if response is not None else None
-        if hint is None and self._reset_at is not None:
-            hint = self._reset_at - self._clock()
-        if hint is None or hint <= 0:
-            hint = self.backoff_seconds * 2 ** (attempt - 1)
-        self._remaining = None  # the wait below covers it
-        return hint
-
-    def _wait(self, seconds: float, *, rate_limit: bool) -> None:
-        if seconds <= 0:
-            return
-        self._sleep(seconds)
-        self._count[2] += seconds
-        if rate_limit:
-            self._count[1] += 1
 
 
 def normalize_base_url(url: str) -> str:
@@ -379,26 +291,13 @@ def _query_value(link: Mapping[str, str] | None, *names: str) -> str | None:
     return next((query[name][-1] for name in names if query.get(name)), None)
 
 
-def _server_now(headers: Mapping[str, str]) -> float:
-    try:
-        return email.utils.parsedate_to_datetime(headers["Date"]).timestamp()
-    except (KeyError, TypeError, ValueError, IndexError):
-        return time.time()
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from Retry-After (delta seconds or an HTTP date), or None."""
-    value = (headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - _server_now(headers))
-    except (TypeError, ValueError, IndexError):
-        return None
+def _read_limits(response: requests.Response) -> tuple[int | None, float | None]:
+    """(requests left, seconds until the window resets) from the X-RateLimit headers, which are then
+    removed: Mastodon.py would raise on a reset time it cannot parse."""
+    remaining, reset_in = as_int(response.headers.get("X-RateLimit-Remaining")), _reset_in(response.headers)
+    for name in _RATE_HEADERS:
+        response.headers.pop(name, None)
+    return remaining, None if reset_in is None else max(0.0, reset_in)
 
 
 def _reset_in(headers: Mapping[str, str]) -> float | None:
@@ -410,5 +309,5 @@ def _reset_in(headers: Mapping[str, str]) -> float | None:
         number = float(value)
     except ValueError:
         moment = parse_time(value)
-        return None if moment is None else moment.timestamp() - _server_now(headers)
-    return number - _server_now(headers) if number > 1e9 else number  # a small number is a delta
+        return None if moment is None else moment.timestamp() - server_time(headers)
+    return number - server_time(headers) if number > 1e9 else number  # a small number is a delta

@@ -25,15 +25,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from hiljade import __version__
-from hiljade.errors import (
-    ConfigError,
-    MediaRefused,
-    RateLimited,
-    SourceAuthError,
-    SourceError,
-    SourceNotFound,
-    SourceUnavailable,
-)
+from hiljade.defaults import DEFAULTS
+from hiljade.errors import ConfigError, MediaRefused, SourceUnavailable, http_error
+from hiljade.harvester.http import HttpSession, network_errors
 from hiljade.pipeline.images import DEFAULT_FORMATS, inspect_image, stored_format, strip_metadata
 
 __all__ = ["FetchedMedia", "MediaPolicy", "fetch_media", "inspect_image", "is_public_address",
@@ -41,6 +35,7 @@ __all__ = ["FetchedMedia", "MediaPolicy", "fetch_media", "inspect_image", "is_pu
 
 Resolver = Callable[..., list[tuple[Any, ...]]]
 
+MEDIA = DEFAULTS["media"]
 DEFAULT_USER_AGENT = f"hiljade/{__version__} (media fetcher)"
 CHUNK = 64 * 1024
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -53,14 +48,14 @@ _CONFIG_KEYS = {"allow_hosts", "max_bytes", "timeout_seconds", "total_timeout_se
 class MediaPolicy:
     """Limits for one media download; ``allow_hosts`` entries are ``host`` or ``host:port``."""
 
-    allow_hosts: tuple[str, ...] = ()
-    max_bytes: int = 20 * 1024 * 1024
-    timeout: float = 20.0  # connect and per-read timeout, seconds
-    max_redirects: int = 3
-    max_pixels: int = 50_000_000
+    allow_hosts: tuple[str, ...] = tuple(MEDIA["allow_hosts"])
+    max_bytes: int = MEDIA["max_bytes"]
+    timeout: float = MEDIA["timeout_seconds"]  # connect and per-read timeout, seconds
+    max_redirects: int = MEDIA["max_redirects"]
+    max_pixels: int = MEDIA["max_pixels"]
     formats: tuple[str, ...] = DEFAULT_FORMATS
     user_agent: str = DEFAULT_USER_AGENT
-    total_timeout: float = 60.0  # wall clock for the whole download, redirects included
+    total_timeout: float = MEDIA["total_timeout_seconds"]  # the whole download, redirects included
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> MediaPolicy:
@@ -69,7 +64,7 @@ class MediaPolicy:
         problems = [f"media.{key}: unknown key (known: {', '.join(sorted(_CONFIG_KEYS))})"
                     for key in sorted(set(section) - _CONFIG_KEYS)]
         kwargs: dict[str, Any] = {}
-        hosts = section.get("allow_hosts", ())
+        hosts = section.get("allow_hosts", MEDIA["allow_hosts"])
         if isinstance(hosts, str) or not all(isinstance(h, str) and h.strip() for h in hosts):
             problems.append("media.allow_hosts: give a list of host or host:port strings")
         else:
@@ -209,9 +204,9 @@ class _GuardedAdapter(HTTPAdapter):
         }
 
 
-def media_session(policy: MediaPolicy, resolve: Resolver = socket.getaddrinfo) -> requests.Session:
+def media_session(policy: MediaPolicy, resolve: Resolver = socket.getaddrinfo) -> HttpSession:
     """A session that only connects to checked addresses and ignores proxy/CA environment settings."""
-    session = requests.Session()
+    session = HttpSession()
     guard_session(session, policy, resolve)
     return session
 
@@ -253,7 +248,7 @@ def fetch_media(
 ) -> FetchedMedia:
     """Download one image under ``policy``; raise MediaRefused or a SourceError."""
     own = session is None
-    session = session or requests.Session()
+    session = session or HttpSession()
     guard_session(session, policy, resolve)
     deadline = time.monotonic() + policy.total_timeout
     current = url
@@ -284,30 +279,16 @@ def fetch_media(
 
 def _get(session: requests.Session, url: str, policy: MediaPolicy) -> requests.Response:
     headers = {"User-Agent": policy.user_agent, "Accept": "image/*"}
-    try:
+    with network_errors(f"timed out fetching {url}", f"cannot fetch {url}"):
         return session.get(url, headers=headers, stream=True, allow_redirects=False,
                            timeout=(policy.timeout, policy.timeout))
-    except requests.Timeout as exc:
-        raise SourceUnavailable(f"timed out fetching {url}", kind="timeout") from exc
-    except requests.RequestException as exc:
-        raise SourceUnavailable(f"cannot fetch {url}: {exc}", kind="network") from exc
 
 
 def _raise_for_status(response: requests.Response, url: str) -> None:
-    status = response.status_code
-    if status < 300:
-        return
-    message = f"HTTP {status} fetching {url}"
-    if status in (401, 403):
-        raise SourceAuthError(message, kind="auth", status=status)
-    if status in (404, 410):
-        raise SourceNotFound(message, kind="not_found", status=status)
-    if status == 429:
-        retry = response.headers.get("Retry-After", "")
-        raise RateLimited(message, retry_after=float(retry) if retry.isdigit() else None)
-    if status >= 500:
-        raise SourceUnavailable(message, kind="server", status=status)
-    raise SourceError(message, kind="http", status=status)
+    """Anything but a 2xx (redirects were followed already) raises the error of its status."""
+    if response.status_code >= 300:
+        raise http_error(response.status_code, f"HTTP {response.status_code} fetching {url}",
+                         headers=response.headers)
 
 
 def _read_some(response: requests.Response) -> bytes:

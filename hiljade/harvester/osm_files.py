@@ -3,6 +3,7 @@
 Formats: GeoJSON with OSM tags as properties (a FeatureCollection, one Feature or a bare geometry),
 Overpass JSON (``out geom`` or separate nodes), OSM XML (``.osm``), ``.osm.pbf`` (pyosmium), and
 CSV name lists (a ``name`` column, no geometry). Only elements with a name or an address are kept.
+The features themselves and their geometry come from ``hiljade.pipeline.osm_features``.
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ from __future__ import annotations
 import csv
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon, shape
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import linemerge, polygonize, unary_union
 
 from hiljade.errors import GazetteerDataError
+from hiljade.pipeline.osm_features import OsmFeature, area_of, assemble
 
 NAME_KEYS = ("name", "alt_name", "old_name", "short_name", "official_name", "loc_name", "int_name")
 
@@ -32,22 +32,6 @@ def _words(text: str) -> frozenset[str]:
 SKIPPED_RELATIONS = _words(
     "route route_master restriction superroute network public_transport enforcement "
     "destination_sign connectivity"
-)
-_AREA_KEYS = (
-    "building",
-    "landuse",
-    "leisure",
-    "amenity",
-    "place",
-    "boundary",
-    "natural",
-    "tourism",
-    "shop",
-    "historic",
-    "office",
-    "man_made",
-    "military",
-    "aeroway",
 )
 _GEOJSON_TYPES = {
     "FeatureCollection",
@@ -62,23 +46,21 @@ _GEOJSON_TYPES = {
 }
 
 
-@dataclass(frozen=True)
-class OsmFeature:
-    """One named OSM element (or a bare geometry) as read from a file."""
-
-    tags: Mapping[str, str]
-    geometry: BaseGeometry | None
-    osm_type: str | None = None  # node, way, relation
-    osm_id: int | None = None
-    source: str = ""  # the file it came from
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-
 def wanted(tags: Mapping[str, str]) -> bool:
     """True for elements worth a gazetteer: a name of some kind or an address, and not a route."""
     if tags.get("type") in SKIPPED_RELATIONS:
         return False
     return "addr:housenumber" in tags or any(k.split(":")[0] in NAME_KEYS for k in tags)
+
+
+def read_osm_files(paths: Sequence[Path | str]) -> list[OsmFeature]:
+    """The features of every file, in file order (see ``read_features``)."""
+    return [feat for path in paths for feat in read_features(path)]
+
+
+def read_area(path: Path | str) -> BaseGeometry:
+    """The union of every polygon in a file (e.g. the city boundary)."""
+    return area_of(read_features(path, keep=lambda tags: True), str(path))
 
 
 def read_features(
@@ -191,87 +173,6 @@ def _read_geojson(data: Mapping[str, Any], source: str) -> Iterator[OsmFeature]:
         for key in ("@id", "osm_type", "osm_id", "@type"):
             tags.pop(key, None)
         yield OsmFeature(tags, geom, osm_type, osm_id, source)
-
-
-def _closed_is_area(tags: Mapping[str, str]) -> bool:
-    if tags.get("area") == "no":
-        return False
-    if tags.get("area") == "yes" or tags.get("type") in ("multipolygon", "boundary"):
-        return True
-    return any(k in tags for k in _AREA_KEYS) and "highway" not in tags
-
-
-def _way_geometry(coords: Sequence[tuple[float, float]], tags: Mapping[str, str]) -> BaseGeometry | None:
-    if len(coords) < 2:
-        return Point(coords[0]) if coords else None
-    if len(coords) >= 4 and coords[0] == coords[-1] and _closed_is_area(tags):
-        poly = Polygon(coords)
-        return poly if poly.is_valid else poly.buffer(0)
-    return LineString(coords)
-
-
-def _relation_geometry(
-    tags: Mapping[str, str],
-    members: Sequence[tuple[str, int, str]],
-    way_coords: Mapping[int, Sequence[tuple[float, float]]],
-    node_coords: Mapping[int, tuple[float, float]],
-) -> BaseGeometry | None:
-    lines = [
-        LineString(way_coords[ref])
-        for kind, ref, _ in members
-        if kind == "way" and len(way_coords.get(ref, ())) >= 2
-    ]
-    points = [Point(node_coords[ref]) for kind, ref, _ in members if kind == "node" and ref in node_coords]
-    if tags.get("type") in ("multipolygon", "boundary") and lines:
-        outer = [
-            LineString(way_coords[ref])
-            for kind, ref, role in members
-            if kind == "way" and role != "inner" and len(way_coords.get(ref, ())) >= 2
-        ]
-        inner = [
-            LineString(way_coords[ref])
-            for kind, ref, role in members
-            if kind == "way" and role == "inner" and len(way_coords.get(ref, ())) >= 2
-        ]
-        polys = list(polygonize(unary_union(outer)))
-        if polys:
-            area = unary_union(polys)
-            holes = list(polygonize(unary_union(inner))) if inner else []
-            if holes:
-                area = area.difference(unary_union(holes))
-            return area if isinstance(area, (Polygon, MultiPolygon)) else None
-    if lines:
-        merged = linemerge(MultiLineString(lines))
-        return merged
-    if points:
-        return unary_union(points)
-    return None
-
-
-def assemble(
-    source: str,
-    nodes: Iterable[tuple[int, tuple[float, float], dict[str, str]]],
-    ways: Iterable[tuple[int, Sequence[tuple[float, float]], dict[str, str]]],
-    relations: Iterable[tuple[int, Sequence[tuple[str, int, str]], dict[str, str]]],
-    keep: Callable[[Mapping[str, str]], bool],
-    node_coords: Mapping[int, tuple[float, float]],
-) -> Iterator[OsmFeature]:
-    """Features from resolved OSM elements: tagged nodes, ways with coordinates, relations with members."""
-    way_coords: dict[int, Sequence[tuple[float, float]]] = {}
-    for ident, loc, tags in nodes:
-        if tags and keep(tags):
-            yield OsmFeature(tags, Point(loc), "node", ident, source)
-    for ident, coords, tags in ways:
-        way_coords[ident] = coords
-        if tags and keep(tags):
-            geom = _way_geometry(coords, tags)
-            if geom is not None:
-                yield OsmFeature(tags, geom, "way", ident, source)
-    for ident, members, tags in relations:
-        if tags and keep(tags):
-            geom = _relation_geometry(tags, members, way_coords, node_coords)
-            if geom is not None and not geom.is_empty:
-                yield OsmFeature(tags, geom, "relation", ident, source)
 
 
 def _read_overpass(

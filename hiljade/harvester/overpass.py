@@ -17,7 +17,8 @@ from typing import BinaryIO
 
 import requests
 
-from hiljade.errors import ConfigError, RateLimited, SourceError, SourceUnavailable
+from hiljade.errors import ConfigError, SourceUnavailable, http_error
+from hiljade.harvester.http import HttpSession, network_errors
 
 OVERPASS_URL = "https://overpass-api.de/api/interpreter"
 CONNECT_TIMEOUT = 30.0
@@ -94,7 +95,7 @@ def fetch_overpass(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     tmp = Path(tmp_name)
     own = session is None
-    session = session or requests.Session()
+    session = session or HttpSession(user_agent=user_agent.strip())
     try:
         with os.fdopen(fd, "wb") as fh:
             _download(session, url, query, user_agent.strip(), timeout, fh)
@@ -117,7 +118,7 @@ def _download(
     session: requests.Session, url: str, query: str, user_agent: str, timeout: float, fh: BinaryIO
 ) -> None:
     headers = {"User-Agent": user_agent, "Accept": "application/json"}
-    try:
+    with network_errors(f"Overpass at {url} timed out", f"cannot reach Overpass at {url}"):
         response = session.post(
             url,
             data={"data": query},
@@ -129,35 +130,27 @@ def _download(
             _raise_for_status(response, url)
             for chunk in response.iter_content(CHUNK):
                 fh.write(chunk)
-    except requests.Timeout as exc:
-        raise SourceUnavailable(f"Overpass at {url} timed out", kind="timeout") from exc
-    except requests.RequestException as exc:
-        raise SourceUnavailable(f"cannot reach Overpass at {url}: {exc}", kind="network") from exc
 
 
 def _raise_for_status(response: requests.Response, url: str) -> None:
+    """An error status raises the error of its status, worded for Overpass."""
     status = response.status_code
     if status < 400:
         return
     detail = _error_text(response.text)
-    if status == 429:
-        retry = response.headers.get("Retry-After", "")
-        raise RateLimited(
-            f"Overpass at {url} refused: too many requests (429); wait and retry. {detail}",
-            retry_after=float(retry) if retry.isdigit() else None,
-        )
-    if status in (502, 503, 504):
-        raise SourceUnavailable(
-            f"Overpass at {url} is overloaded or timed out (HTTP {status}); "
-            f"retry later or use another instance. {detail}",
-            kind="server",
-            status=status,
-        )
-    if status == 400:
-        raise SourceError(f"Overpass rejected the query (HTTP 400): {detail}", kind="bad_query", status=400)
-    kind = "server" if status >= 500 else "http"
-    cls = SourceUnavailable if status >= 500 else SourceError
-    raise cls(f"Overpass at {url} answered HTTP {status}. {detail}", kind=kind, status=status)
+    busy = (f"Overpass at {url} is overloaded or timed out (HTTP {status}); "
+            f"retry later or use another instance. {detail}")
+    raise http_error(
+        status,
+        f"Overpass at {url} answered HTTP {status}. {detail}",
+        headers=response.headers,
+        messages={
+            429: f"Overpass at {url} refused: too many requests (429); wait and retry. {detail}",
+            502: busy, 503: busy, 504: busy,
+            400: f"Overpass rejected the query (HTTP 400): {detail}",
+        },
+        kinds={400: "bad_query"},
+    )
 
 
 def _error_text(body: str) -> str:

@@ -5,7 +5,7 @@ size-capped, checked by the same ``inspect_image`` as media downloads) is hashed
 at once; the bytes are never stored. What is kept: the media row with its sha256, and the EXIF
 result in ``posts.raw["media_exif"]``, which `hiljade process` turns into an ``exif`` sighting
 (``hiljade.services.process.stored_exif_candidates``). The mail importer shares ``examine_photo``
-and ``save_original``.
+and ``Original``; ``hiljade.services.imports`` stores what both read.
 
 One photo is one post: ``uri = "photos:" + sha256(bytes)``, so importing a folder again (or a copy
 of a photo) adds nothing. Optional text, first found wins: ``photo.jpg.txt``, then ``photo.txt``
@@ -21,19 +21,14 @@ import datetime as dt
 import hashlib
 import os
 import re
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, update
-
 from hiljade.config import Config
 from hiljade.errors import MediaRefused, SourceError
-from hiljade.models.posts import NEW, AuthorPolicy, save_post
-from hiljade.models.schema import Media, Post
-from hiljade.models.store import Store
+from hiljade.harvester.media import MediaPolicy
 from hiljade.pipeline.exif import ExifResult, read_exif
 from hiljade.pipeline.images import inspect_image
 from hiljade.records import AuthorRecord, MediaRecord, PostRecord
@@ -59,7 +54,7 @@ class Photo:
     exif: ExifResult
 
     def media(self, url: str) -> MediaRecord:
-        """The media record of this photo (its sha256 is written by ``save_original``)."""
+        """The media record of this photo (its sha256 is written by ``models.posts.save_original``)."""
         return MediaRecord(url=url, type="image", width=self.width, height=self.height)
 
     def exif_entry(self) -> dict[str, Any]:
@@ -78,8 +73,6 @@ class ImageCheck:
     @classmethod
     def from_config(cls, config: Config) -> ImageCheck:
         """Formats and pixel limit of the media policy, the byte cap of `imports.max_attachment_bytes`."""
-        from hiljade.harvester.media import MediaPolicy
-
         section = {k: v for k, v in (config.get("media") or {}).items() if k != "download"}
         policy = MediaPolicy.from_config(section)
         return cls(policy.formats, policy.max_pixels, int(config.get("imports.max_attachment_bytes")))
@@ -94,64 +87,20 @@ def examine_photo(data: bytes, name: str, check: ImageCheck) -> Photo:
     return Photo(name, digest, fmt, width, height, len(data), read_exif(data, name=name))
 
 
-@dataclass
-class ImportReport:
-    """What an import did; ``refused`` counts refused files or attachments by reason."""
+@dataclass(frozen=True)
+class Original:
+    """One file or message read: a post of original photos, or why none was made."""
 
-    kind: str
-    items: int = 0  # messages or photo files looked at
-    imported: int = 0
-    known: int = 0
-    photos: int = 0  # photos accepted
-    located: int = 0  # accepted photos with a GPS position
-    refused: Counter[str] = field(default_factory=Counter)
-    unreadable: int = 0  # messages that could not be parsed
-    container: str = ""
+    post: PostRecord | None = None
+    photos: tuple[tuple[str, Photo], ...] = ()  # (media url, photo)
+    refused: Mapping[str, int] = field(default_factory=dict)  # refused files or attachments by reason
+    known: bool = False  # already stored: not read further
+    unreadable: bool = False  # a message that could not be parsed
 
-    def summary(self) -> str:
-        refused = sum(self.refused.values())
-        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(self.refused.items()))
-        refused_text = f"; refused {refused}: {reasons}" if refused else "; refused 0"
-        if self.kind == "mail":
-            return (
-                f"import mail: {self.items} messages ({self.container or 'none'}): {self.imported} imported, "
-                f"{self.known} already known, {self.unreadable} unreadable; {self.photos} photos accepted, "
-                f"{self.located} with GPS{refused_text.replace('refused', 'refused attachments', 1)}"
-            )
-        return (
-            f"import photos: {self.items} files: {self.imported} imported "
-            f"({self.imported - self.located} without GPS), {self.known} already known{refused_text}"
-        )
-
-
-def is_known(conn: Connection, platform: str, uri: str) -> bool:
-    """True when a post with this (platform, uri) is already stored."""
-    p = Post.__table__
-    return conn.execute(select(p.c.id).where(p.c.platform == platform, p.c.uri == uri)).first() is not None
-
-
-def save_original(
-    conn: Connection,
-    post: PostRecord,
-    photos: list[tuple[str, Photo]],
-    policy: AuthorPolicy,
-    now: dt.datetime,
-) -> str:
-    """Store a post of original photos (``(media url, photo)`` pairs) and their sha256; the outcome."""
-    outcome = save_post(conn, post, policy, now)
-    if outcome != NEW or not photos:
-        return outcome
-    p, m = Post.__table__, Media.__table__
-    post_id = conn.execute(
-        select(p.c.id).where(p.c.platform == post.platform, p.c.uri == post.uri)
-    ).scalar_one()
-    for url, photo in photos:
-        conn.execute(
-            update(m)
-            .where(m.c.post_id == post_id, m.c.url == url)
-            .values(sha256=photo.sha256, downloaded_at=now)
-        )
-    return outcome
+    @property
+    def hashes(self) -> list[tuple[str, str]]:
+        """``(media url, sha256)`` of the accepted photos."""
+        return [(url, photo.sha256) for url, photo in self.photos]
 
 
 def file_time(path: Path) -> dt.datetime:
@@ -269,78 +218,67 @@ def photo_post(
     )
 
 
-def import_photos(
+def read_photos(
     config: Config,
-    store: Store,
     root: Path,
     *,
-    author: str | None = None,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-) -> ImportReport:
-    """Import every photo under ``root`` (one transaction per photo); see the module docstring."""
-    from hiljade.services.store import author_policy
-
+    author: str | None,
+    known: Callable[[str], bool],
+    clock: Callable[[], dt.datetime],
+) -> Iterator[Original]:
+    """One ``Original`` per photo file under ``root`` (sidecars skipped); ``known(uri)`` says which
+    photos are stored already, so they are not examined again. SourceError when ``root`` is no folder."""
     if not root.is_dir():
         raise SourceError(f"{root} is not a folder; give the folder that holds the photos", kind="format")
     check = ImageCheck.from_config(config)
-    policy = author_policy(config)
     contributor = AuthorRecord(PLATFORM, author.strip().lower()) if author and author.strip() else None
+    return _read_photos(root, check, contributor, known, clock)
+
+
+def _read_photos(
+    root: Path,
+    check: ImageCheck,
+    author: AuthorRecord | None,
+    known: Callable[[str], bool],
+    clock: Callable[[], dt.datetime],
+) -> Iterator[Original]:
     captions = load_captions(root)
-    report = ImportReport("photos")
     siblings_of: dict[Path, set[str]] = {}
     for path in photo_files(root):
         siblings = siblings_of.setdefault(path.parent, {p.name for p in path.parent.iterdir()})
         if is_sidecar(path, siblings):
             continue
-        report.items += 1
         if path.suffix.lower() not in PHOTO_SUFFIXES:
-            report.refused["format_not_allowed"] += 1
+            yield Original(refused={"format_not_allowed": 1})
             continue
-        _import_one(store, path, root, check, policy, contributor, captions, report, clock)
-    return report
+        yield _read_one(path, root, check, author, captions, known, clock)
 
 
-def _import_one(
-    store: Store,
+def _read_one(
     path: Path,
     root: Path,
     check: ImageCheck,
-    policy: AuthorPolicy,
     author: AuthorRecord | None,
     captions: dict[Path, str],
-    report: ImportReport,
+    known: Callable[[str], bool],
     clock: Callable[[], dt.datetime],
-) -> None:
+) -> Original:
     relative = path.relative_to(root).as_posix()
     try:
         if path.stat().st_size > check.max_bytes:
-            report.refused["too_large"] += 1
-            return
+            return Original(refused={"too_large": 1})
         data = path.read_bytes()
         mtime = file_time(path)
     except OSError:
-        report.refused["unreadable"] += 1
-        return
-    uri = f"{PLATFORM}:{hashlib.sha256(data).hexdigest()}"
-    with store.connect() as conn:
-        if is_known(conn, PLATFORM, uri):
-            report.known += 1
-            return
+        return Original(refused={"unreadable": 1})
+    if known(f"{PLATFORM}:{hashlib.sha256(data).hexdigest()}"):
+        return Original(known=True)
     try:
         photo = examine_photo(data, relative, check)
     except MediaRefused as exc:
-        report.refused[exc.reason] += 1
-        return
+        return Original(refused={exc.reason: 1})
     text, source = caption_for(path, captions)
-    now = clock()
     post = photo_post(
-        photo, relative, text, source, mtime=mtime, author=author, fetched_from=str(path), now=now
+        photo, relative, text, source, mtime=mtime, author=author, fetched_from=str(path), now=clock()
     )
-    with store.transaction() as conn:
-        outcome = save_original(conn, post, [(post.uri, photo)], policy, now)
-    if outcome == NEW:
-        report.imported += 1
-        report.photos += 1
-        report.located += photo.exif.lat is not None
-    else:
-        report.known += 1
+    return Original(post, ((post.uri, photo),))

@@ -1,4 +1,4 @@
-"""twarc2 JSONL archives into the store, streamed line by line.
+"""twarc2 JSONL archives read as pages of post records, streamed line by line.
 
 Each line is detected on its own: a raw API response page (``{"data": [...] or {...},
 "includes": {...}, "meta": ..., "__twarc": {...}}``), a twarc2-flattened tweet (one tweet with
@@ -14,13 +14,12 @@ import datetime as dt
 import gzip
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
-
-from sqlalchemy import select
 
 from hiljade.harvester.mastodon_status import parse_time
 from hiljade.harvester.twitter_tweet import (
@@ -28,13 +27,9 @@ from hiljade.harvester.twitter_tweet import (
     MALFORMED,
     OPTED_OUT,
     ORIGINAL_UNAVAILABLE,
-    PLATFORM,
     Includes,
     convert_tweet,
 )
-from hiljade.models.posts import DUPLICATE, ERASED, NEW, UPDATED, AuthorPolicy, save_post
-from hiljade.models.schema import Post, PostCopy
-from hiljade.models.store import Store
 from hiljade.records import PostRecord
 
 MAX_PROBLEMS = 1000  # described bad lines kept in the report (all are counted)
@@ -59,35 +54,15 @@ class Envelope:
 
 
 @dataclass
-class TwarcReport:
-    """What an import did."""
+class TwarcPage:
+    """Tweets converted from an archive, with what was counted since the previous page."""
 
-    source: str = ""
-    lines: int = 0
-    tweets: int = 0  # tweets read: every entry of ``data`` and every flattened tweet
-    new_posts: int = 0
-    updated_posts: int = 0
-    duplicates: int = 0  # already stored (an earlier import, the harvest, or earlier in the file)
-    erased: int = 0  # deleted at the source and erased here earlier: never stored again
-    opted_out: int = 0
-    retweets: int = 0  # retweets read (each stored as its original)
-    original_unavailable: int = 0  # retweets whose original the archive does not hold
-    malformed: int = 0  # tweets that could not be converted (no id, no time)
+    records: list[PostRecord] = field(default_factory=list)
+    lines: int = 0  # lines read so far
+    counts: Counter[str] = field(default_factory=Counter)  # tweets, retweets, opted_out, ...
     bad_lines: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    def problem(self, text: str) -> None:
-        self.bad_lines += 1
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(text)
-
-    def summary(self) -> str:
-        return (f"import twarc: {self.source}: {self.lines} lines, {self.tweets} tweets, "
-                f"{self.new_posts} new posts, {self.updated_posts} edited, {self.duplicates} duplicates, "
-                f"{self.erased} erased earlier, "
-                f"{self.retweets} retweets "
-                f"({self.original_unavailable} without their original), {self.opted_out} opted out, "
-                f"{self.malformed} malformed tweets, {self.bad_lines} bad lines")
+    problems: list[str] = field(default_factory=list)  # bad lines described (MAX_PROBLEMS in all)
+    last: bool = False  # the archive's end
 
 
 Item = tuple[Mapping[str, Any], Includes, Envelope]
@@ -135,101 +110,63 @@ def open_archive(path: Path | str) -> IO[bytes]:
     return gzip.open(path, "rb")  # type: ignore[return-value]
 
 
-def read_archive(stream: Iterable[bytes], report: TwarcReport, fallback: str) -> Iterator[Item]:
-    """Every tweet of the archive in file order; bad lines go into the report."""
+def read_archive(stream: Iterable[bytes], fallback: str) -> Iterator[tuple[int, list[Item] | str]]:
+    """Every line's number with its tweets (none for a blank line), or with why the line is bad."""
     for number, raw in enumerate(stream, 1):
-        report.lines = number
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            report.problem(f"line {number}: not UTF-8 ({exc})")
+            yield number, f"line {number}: not UTF-8 ({exc})"
             continue
         if not line.strip():
+            yield number, []
             continue
         try:
-            items = line_items(line, fallback)
+            yield number, line_items(line, fallback)
         except ValueError as exc:
-            report.problem(f"line {number}: {exc}")
-            continue
-        yield from items
+            yield number, f"line {number}: {exc}"
 
 
-def import_twarc(
-    store: Store,
-    policy: AuthorPolicy,
-    path: Path | str,
-    *,
-    batch_size: int = 500,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-    progress: Callable[[TwarcReport], None] | None = None,
-) -> TwarcReport:
-    """Import one twarc2 JSONL file (``-`` for stdin) into the store; commits every ``batch_size`` tweets."""
-    report = TwarcReport(source=str(path))
+def read_twarc(
+    path: Path | str, *, batch_size: int = 500, clock: Callable[[], dt.datetime]
+) -> Iterator[TwarcPage]:
+    """Pages of ``batch_size`` converted tweets from a twarc2 JSONL file (``-`` for stdin); the last page
+    (``last``) carries what was counted after the previous one."""
     fallback = f"twarc:{Path(str(path)).name}" if str(path) != "-" else "twarc:stdin"
     stream = open_archive(path)
     try:
-        batch: list[PostRecord] = []
-        for tweet, includes, envelope in read_archive(stream, report, fallback):
-            report.tweets += 1
-            done = convert_tweet(tweet, includes, server=envelope.server, fetched_from=envelope.fetched_from,
-                                 fetched_at=envelope.fetched_at or clock())
-            report.retweets += done.retweet
-            if done.record is not None:
-                batch.append(done.record)
-            elif done.reason == OPTED_OUT:
-                report.opted_out += 1
-            elif done.reason == ORIGINAL_UNAVAILABLE:
-                report.original_unavailable += 1
-            elif done.reason == MALFORMED:
-                report.malformed += 1
-            if len(batch) >= batch_size:
-                _save(store, policy, batch, report, clock())
-                batch = []
-                if progress:
-                    progress(report)
-        _save(store, policy, batch, report, clock())
+        page, described = TwarcPage(), 0
+        for number, items in read_archive(stream, fallback):
+            page.lines = number
+            if isinstance(items, str):
+                page.bad_lines += 1
+                if described < MAX_PROBLEMS:
+                    page.problems.append(items)
+                    described += 1
+                continue
+            for item in items:
+                _convert(page, item, clock)
+                if len(page.records) >= batch_size:
+                    yield page
+                    page = TwarcPage(lines=number)
+        page.last = True
+        yield page
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    return report
 
 
-def _save(store: Store, policy: AuthorPolicy, batch: list[PostRecord], report: TwarcReport,
-          now: dt.datetime) -> None:
-    """Store a batch in one transaction; a tweet already stored through the same copy, and not a newer
-    edit, is counted without a write (archives repeat originals: every retweet carries one)."""
-    if not batch:
-        return
-    posts, copies = Post.__table__, PostCopy.__table__
-    with store.transaction() as conn:
-        known = dict(conn.execute(select(posts.c.uri, posts.c.edited_at).where(
-            posts.c.platform == PLATFORM, posts.c.uri.in_({r.uri for r in batch}))).all())
-        seen = set(conn.execute(select(copies.c.server, copies.c.native_id).where(
-            copies.c.platform == PLATFORM, copies.c.native_id.in_({r.native_id for r in batch}))).all())
-        for record in batch:
-            if _already_stored(record, known, seen):
-                report.duplicates += 1
-                continue
-            outcome = save_post(conn, record, policy, now)
-            if outcome == NEW:
-                report.new_posts += 1
-            elif outcome == UPDATED:
-                report.updated_posts += 1
-            elif outcome == ERASED:
-                report.erased += 1
-            else:
-                report.duplicates += 1
-            seen.add((record.server, record.native_id))
-            if outcome != DUPLICATE or record.uri not in known:
-                known[record.uri] = record.edited_at
-
-
-def _already_stored(record: PostRecord, known: dict[str, Any], seen: set[tuple[str, str]]) -> bool:
-    """True when this copy of the post is stored and the record is not a newer edit of it."""
-    if (record.server, record.native_id) not in seen or record.uri not in known:
-        return False
-    stored_edit = known[record.uri]
-    return record.edited_at is None or (stored_edit is not None and record.edited_at <= stored_edit)
+def _convert(page: TwarcPage, item: Item, clock: Callable[[], dt.datetime]) -> None:
+    """Add one tweet to the page: its record, or the reason it has none."""
+    tweet, includes, envelope = item
+    page.counts["tweets"] += 1
+    done = convert_tweet(tweet, includes, server=envelope.server, fetched_from=envelope.fetched_from,
+                         fetched_at=envelope.fetched_at or clock())
+    page.counts["retweets"] += done.retweet
+    if done.record is not None:
+        page.records.append(done.record)
+    elif done.reason in (OPTED_OUT, ORIGINAL_UNAVAILABLE, MALFORMED):
+        page.counts[done.reason] += 1
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -17,20 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 import tweepy
-from tweepy.errors import (
-    BadRequest,
-    Forbidden,
-    HTTPException,
-    NotFound,
-    TooManyRequests,
-    TwitterServerError,
-    Unauthorized,
-)
+from tweepy.errors import HTTPException, TooManyRequests
 
+from hiljade.config import normalize_api_url
 from hiljade.errors import (
     ConfigError,
     RateLimited,
@@ -38,7 +30,10 @@ from hiljade.errors import (
     SourceError,
     SourceNotFound,
     SourceUnavailable,
+    http_error,
+    retryable,
 )
+from hiljade.harvester.http import HttpClient, HttpSession, Retries
 from hiljade.harvester.mastodon import clean_hashtag
 from hiljade.harvester.mastodon_status import as_int, parse_time
 from hiljade.harvester.twitter_tweet import (
@@ -88,34 +83,7 @@ class SearchPage:
     waited_seconds: float
 
 
-class _Session(requests.Session):
-    """The session tweepy sends through: rewrites the host, adds a timeout, remembers the answer."""
-
-    def __init__(self, api_url: str, timeout: float,
-                 after: Callable[[requests.Response | None], None]) -> None:
-        super().__init__()
-        self.api_url, self.timeout, self._after = api_url, timeout, after
-        self.max_redirects = 3
-        self.last_url = ""
-        self.last_response: requests.Response | None = None
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        url = str(url)
-        if url.startswith(TWEEPY_HOST):
-            url = self.api_url + url[len(TWEEPY_HOST):]
-        kwargs.setdefault("timeout", self.timeout)
-        prepared = requests.Request(str(method), url, params=kwargs.get("params")).prepare()
-        self.last_url, self.last_response = prepared.url or url, None
-        response = None
-        try:
-            response = super().request(method, url, *args, **kwargs)
-        finally:
-            self._after(response)
-        self.last_response = response
-        return response
-
-
-class TwitterSource:
+class TwitterSource(HttpClient):
     """X/Twitter API v2 with an app bearer token: recent search pages and lookups, politely."""
 
     def __init__(self, bearer_token: str, *, api_url: str = DEFAULT_SERVER, timeout: float = 30.0,
@@ -127,15 +95,12 @@ class TwitterSource:
         self.api_url = normalize_api_url(api_url)
         self.server = self.api_url
         self._token = bearer_token
-        self.max_retries, self.backoff_seconds, self.max_wait = max_retries, backoff_seconds, max_wait
         self.include_retweets = include_retweets
-        self._sleep, self._clock = sleep, clock
-        self._remaining: int | None = None
-        self._reset_at: float | None = None  # epoch seconds, on self._clock
-        self._count = [0, 0, 0.0]  # requests, rate-limit waits, seconds waited (for the current call)
-        self.total_requests = 0
         self.client = tweepy.Client(bearer_token=bearer_token, return_type=dict, wait_on_rate_limit=False)
-        self.client.session = self._session = _Session(self.api_url, timeout, self._after_request)
+        # the session tweepy sends through: sends its fixed host to api_url, reads the rate-limit headers
+        self.client.session = self._http = HttpSession(
+            timeout=timeout, max_redirects=3, retries=Retries(max_retries, backoff_seconds, max_wait),
+            sleep=sleep, clock=clock, rewrite=(TWEEPY_HOST, self.api_url), limits=self._read_limits)
         if user_agent:
             self.client.user_agent = user_agent
 
@@ -148,16 +113,6 @@ class TwitterSource:
                                f"{BEARER_ENV} is not set: export {BEARER_ENV}=<bearer token of your X app>"])
         return cls(token, **options)
 
-    def __enter__(self) -> TwitterSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self._session.close()
-
     def query(self, hashtag: str) -> str:
         """The search query for a hashtag."""
         tag = clean_hashtag(hashtag)
@@ -168,12 +123,12 @@ class TwitterSource:
         """One page of recent search for ``#hashtag`` newer than ``since_id``, newest first."""
         query = self.query(hashtag)
         limit = max(MIN_RESULTS, min(MAX_RESULTS, int(max_results)))
-        self._count = [0, 0, 0.0]
+        self._http.reset_counts()
         body = self._call(f"search {query!r}", lambda: self.client.search_recent_tweets(
             query, since_id=since_id, next_token=next_token, max_results=limit, expansions=EXPANSIONS,
             tweet_fields=TWEET_FIELDS, media_fields=MEDIA_FIELDS, place_fields=PLACE_FIELDS,
             user_fields=USER_FIELDS))
-        return self._page(body, self._session.last_url)
+        return self._page(body, self._http.last_url)
 
     def lookup(self, ids: Sequence[str]) -> dict[str, PostRecord | None]:
         """Each id's tweet as a record, or None when X says it does not exist (deleted).
@@ -184,7 +139,7 @@ class TwitterSource:
         wanted = list(dict.fromkeys(str(i) for i in ids))
         for start in range(0, len(wanted), 100):
             chunk = wanted[start:start + 100]
-            self._count = [0, 0, 0.0]
+            self._http.reset_counts()
             body = self._call(f"lookup of {len(chunk)} tweets", lambda chunk=chunk: self.client.get_tweets(
                 chunk, expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS, media_fields=MEDIA_FIELDS,
                 place_fields=PLACE_FIELDS, user_fields=USER_FIELDS))
@@ -228,17 +183,18 @@ class TwitterSource:
         numeric = [int(i) for i in ids if i.isdigit()]
         newest = meta.get("newest_id") or (str(max(numeric)) if numeric else None)
         times = [t for t in (parse_time(d.get("created_at")) for d in data if isinstance(d, Mapping)) if t]
+        counts = self._http.counts
         return SearchPage(
             posts=tuple(posts.values()), ids=tuple(ids), read=len(data),
             newest_id=str(newest) if newest else None, next_token=meta.get("next_token") or None,
             opted_out=opted_out, repeats=repeats, retweets=retweets, skipped=tuple(skipped),
-            oldest_created_at=min(times, default=None), request_url=url, requests=int(self._count[0]),
-            rate_limit_waits=int(self._count[1]), waited_seconds=float(self._count[2]))
+            oldest_created_at=min(times, default=None), request_url=url, requests=counts.requests,
+            rate_limit_waits=counts.rate_limit_waits, waited_seconds=counts.waited_seconds)
 
     def _lookup_answer(self, body: Any, asked: list[str]) -> dict[str, PostRecord | None]:
         body = self._body(body, "lookup")
         includes = Includes.from_response(body.get("includes"))
-        url, fetched_at = self._session.last_url, datetime.now(UTC)
+        url, fetched_at = self._http.last_url, datetime.now(UTC)
         out: dict[str, PostRecord | None] = {}
         for tweet in body.get("data") or ():
             if not isinstance(tweet, Mapping) or str(tweet.get("id")) not in asked:
@@ -263,48 +219,42 @@ class TwitterSource:
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         failures = limited = 0
+        http = self._http
         while True:
-            self._wait_for_window(what)
+            http.wait_for_window(f"{self.api_url}: {what}", slack=1.0)
             try:
                 return fn()
             except TooManyRequests as exc:
                 limited += 1
                 said = self._detail(exc)
-                wait = self._reset_wait(exc.reset_time, limited)
+                wait = http.rate_limit_wait(limited, slack=1.0)  # x-rate-limit-reset, read by _read_limits
                 if "usage-capped" in said.lower() or "usagecap" in said.lower().replace(" ", ""):
                     raise RateLimited(f"{self.api_url}: {what}: X's monthly usage cap of this app is used "
                                       f"up ({said}); it comes back with the next billing period",
                                       retry_after=wait) from exc
-                if wait > self.max_wait or limited > self.max_retries:
+                if not http.wait_rate_limit(limited, wait):
                     raise RateLimited(f"{self.api_url}: {what}: rate limited (HTTP 429) {limited} time(s); "
                                       f"the window resets in {wait:.0f} s", retry_after=wait) from exc
-                self._wait(wait, rate_limit=True)
-            except (Unauthorized, Forbidden) as exc:
-                status = exc.response.status_code
-                raise SourceAuthError(self._scrub(
-                    f"{self.api_url}: {what}: X refused the bearer token from ${BEARER_ENV} "
-                    f"({self._detail(exc)}): check that the token is valid and that the app has access to "
-                    f"the v2 recent search endpoint, then export it again"),
-                    kind="auth", status=status) from exc
-            except NotFound as exc:
-                raise SourceNotFound(self._scrub(f"{self.api_url}: {what}: not found ({self._detail(exc)}); "
-                                                 f"is sources.twitter.api_url right?"),
-                                     kind="not_found", status=404) from exc
-            except BadRequest as exc:
-                raise SourceError(self._scrub(f"{self.api_url}: {what}: refused ({self._detail(exc)})"),
-                                  kind="http", status=400) from exc
-            except (TwitterServerError, requests.RequestException, ValueError) as exc:
+            except (HTTPException, requests.RequestException, ValueError) as exc:
+                status = exc.response.status_code if isinstance(exc, HTTPException) else None
+                if isinstance(exc, HTTPException) and not retryable(status):
+                    raise self._refusal(what, exc) from exc
                 failures += 1
-                if failures > self.max_retries:
-                    status = exc.response.status_code if isinstance(exc, TwitterServerError) else None
+                if not http.backoff(failures):
                     raise SourceUnavailable(self._scrub(
                         f"{self.api_url}: {what} failed {failures} time(s), giving up: {self._detail(exc)}"),
                         kind="unavailable", status=status) from exc
-                self._wait(min(self.backoff_seconds * 2 ** (failures - 1), self.max_wait), rate_limit=False)
-            except HTTPException as exc:
-                status = exc.response.status_code
-                raise SourceError(self._scrub(f"{self.api_url}: {what}: refused ({self._detail(exc)})"),
-                                  kind="http", status=status) from exc
+
+    def _refusal(self, what: str, exc: HTTPException) -> SourceError:
+        """The error for a 4xx answer, worded for X."""
+        said = self._detail(exc)
+        auth = (f"{self.api_url}: {what}: X refused the bearer token from ${BEARER_ENV} ({said}): check "
+                f"that the token is valid and that the app has access to the v2 recent search endpoint, "
+                f"then export it again")
+        not_found = f"{self.api_url}: {what}: not found ({said}); is sources.twitter.api_url right?"
+        return http_error(exc.response.status_code, self._scrub(f"{self.api_url}: {what}: refused ({said})"),
+                          headers=exc.response.headers, messages={SourceAuthError: self._scrub(auth),
+                                                                  SourceNotFound: self._scrub(not_found)})
 
     def _detail(self, exc: Exception) -> str:
         """What X answered, in a few words (never the token, never a whole page)."""
@@ -327,53 +277,11 @@ class TwitterSource:
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
 
-    # -- rate limits --------------------------------------------------------------------------
-
-    def _after_request(self, response: requests.Response | None) -> None:
-        self._count[0] += 1
-        self.total_requests += 1
-        if response is None:
-            return
-        self._remaining = as_int(response.headers.get("x-rate-limit-remaining"))
+    def _read_limits(self, response: requests.Response) -> tuple[int | None, float | None]:
+        """(requests left, seconds until the window resets) from X's x-rate-limit headers (epoch reset)."""
         reset = as_int(response.headers.get("x-rate-limit-reset"))
-        self._reset_at = float(reset) if reset is not None else None
-
-    def _wait_for_window(self, what: str) -> None:
-        """Before a request: when the window is used up, wait for its reset (or refuse a long wait)."""
-        if self._remaining is None or self._remaining > 0 or self._reset_at is None:
-            return
-        wait = self._reset_at - self._clock() + 1
-        if wait > self.max_wait:
-            raise RateLimited(f"{self.api_url}: {what}: rate limit used up; it resets in {wait:.0f} s",
-                              retry_after=wait)
-        self._remaining = None
-        self._wait(wait, rate_limit=True)
-
-    def _reset_wait(self, reset_time: int | None, attempt: int) -> float:
-        self._remaining = None  # the wait covers the window
-        if reset_time is not None:
-            wait = reset_time - self._clock() + 1
-            if wait > 0:
-                return wait
-        return self.backoff_seconds * 2 ** (attempt - 1)
-
-    def _wait(self, seconds: float, *, rate_limit: bool) -> None:
-        if seconds <= 0:
-            return
-        self._sleep(seconds)
-        self._count[2] += seconds
-        if rate_limit:
-            self._count[1] += 1
-
-
-def normalize_api_url(url: str) -> str:
-    """``scheme://host[:port][/prefix]`` without a trailing slash; ConfigError when not http(s)."""
-    url = (url or "").strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError([f"sources.twitter.api_url: {url!r} is not an http(s) URL; the default is "
-                           f"{DEFAULT_SERVER}"])
-    return url
+        remaining = as_int(response.headers.get("x-rate-limit-remaining"))
+        return remaining, None if reset is None else reset - self._http.pacer.clock()
 
 
 def _short(text: str, limit: int = 240) -> str:

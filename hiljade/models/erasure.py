@@ -13,6 +13,7 @@ duplicate links, and a ``review_log`` row that records the erasure.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from hiljade.models.schema import (
 )
 
 ERASED_NATIVE_ID = "erased"
+CachePrefix = Callable[[str], str | None]  # a post's text -> the start of its geocoder cache queries
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,13 @@ def erase_post(
     now: dt.datetime,
     *,
     reason: str,
+    cache_prefix: CachePrefix,
     reviewer: str = "recheck",
     details: dict[str, Any] | None = None,
 ) -> Erasure | None:
     """Erase one post in the caller's transaction (see the module docstring); None when it is
-    unknown or was erased already."""
+    unknown or was erased already. ``cache_prefix(text)`` is the start of every geocoder cache
+    query made from ``text`` (None when such a text asks nothing)."""
     p = Post.__table__
     row = conn.execute(
         select(p.c.platform, p.c.uri, p.c.text, p.c.author_id, p.c.deleted_at).where(p.c.id == post_id)
@@ -112,7 +116,7 @@ def erase_post(
             a = Author.__table__
             author_removed = conn.execute(delete(a).where(a.c.id == row.author_id)).rowcount > 0
     kept = _scrub_sightings(conn, post_id)
-    cached = _forget_geocoder_queries(conn, texts)
+    cached = _forget_geocoder_queries(conn, texts, cache_prefix)
     erasure = Erasure(
         post_id, removed["copies"], removed["versions"], removed["media"], kept, author_removed, cached
     )
@@ -152,16 +156,12 @@ def _scrub_sightings(conn: Connection, post_id: int) -> int:
     return len(rows)
 
 
-def _forget_geocoder_queries(conn: Connection, texts: list[str]) -> int:
+def _forget_geocoder_queries(conn: Connection, texts: list[str], cache_prefix: CachePrefix) -> int:
     """Delete cached geocoder answers whose query was made from these texts (the cache keeps the query)."""
-    from hiljade.harvester.geocoder import cache_key, normalise_query
-    from hiljade.services.process import geocode_query
-
     g = GeocodeAnswer.__table__
     removed = 0
     for text in {t for t in texts if t}:
-        query = geocode_query(text)
-        if normalise_query(query):
-            prefix = cache_key(query, None, ()).split("|bbox=")[0] + "|bbox="  # any area, any countries
+        prefix = cache_prefix(text)
+        if prefix:
             removed += conn.execute(delete(g).where(g.c.query.startswith(prefix, autoescape=True))).rowcount
     return removed

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from hiljade.models.posts import insert_ignore
 from hiljade.models.schema import HarvestCursor, HarvestRun
@@ -14,8 +14,14 @@ from hiljade.models.schema import HarvestCursor, HarvestRun
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where one feed was read up to. ``newest_id`` is the forward cursor (min_id); while the first
-    backfill is not done, ``backfill_max_id`` is the oldest id reached so far."""
+    """Where one (source, server, hashtag) feed was read up to: the one cursor of every source.
+
+    ``newest_id`` is what the next run asks newer than (Mastodon's min_id, X's since_id, Bluesky's
+    ``since``). ``backfill_max_id`` holds the walk in progress: the oldest id reached by Mastodon's
+    first backfill, or the newest id (time) seen by an unfinished X or Bluesky walk, which becomes
+    ``newest_id`` when the walk ends. ``pagination_token`` is that walk's next-page token and
+    ``backfill_done`` says the first backfill or walk has finished.
+    """
 
     source: str
     server: str
@@ -24,6 +30,7 @@ class Cursor:
     backfill_max_id: str | None = None
     backfill_done: bool = False
     last_post_at: dt.datetime | None = None
+    pagination_token: str | None = None
 
     def moved(self, **changes: Any) -> Cursor:
         return replace(self, **changes)
@@ -38,7 +45,8 @@ def load_cursor(conn: Connection, source: str, server: str, hashtag: str) -> Cur
     if row is None:
         return Cursor(source, server, hashtag)
     return Cursor(
-        source, server, hashtag, row.newest_id, row.backfill_max_id, bool(row.backfill_done), row.last_post_at
+        source, server, hashtag, row.newest_id, row.backfill_max_id, bool(row.backfill_done),
+        row.last_post_at, row.pagination_token,
     )
 
 
@@ -122,6 +130,22 @@ def finish_run(
         values["cursor_after"] = cursor_after
     conn.execute(update(t).where(t.c.id == row_id).values(**values))
     return dict(conn.execute(select(t).where(t.c.id == row_id)).one()._mapping)
+
+
+def month_start(now: dt.datetime) -> dt.datetime:
+    """The first instant of ``now``'s calendar month (UTC)."""
+    now = now.astimezone(dt.UTC)
+    return dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
+
+
+def twitter_reads_this_month(conn: Connection, server: str, now: dt.datetime) -> int:
+    """Tweets read from X this calendar month (UTC): every ``twitter`` row, and the ``recheck`` rows of
+    ``server`` (X counts lookups in its cap too). Each tweet read is in exactly one of the summed columns."""
+    t = HarvestRun.__table__
+    read = t.c.new_posts + t.c.duplicates + t.c.updated_posts + t.c.opted_out
+    mine = or_(t.c.source == "twitter", (t.c.source == "recheck") & (t.c.server == server))
+    total = select(func.coalesce(func.sum(read), 0)).where(mine, t.c.started_at >= month_start(now))
+    return int(conn.execute(total).scalar_one())
 
 
 def last_runs(conn: Connection) -> list[dict[str, Any]]:

@@ -12,7 +12,6 @@ from sqlalchemy import Connection, delete, func, select
 
 from hiljade.models.posts import insert_ignore
 from hiljade.models.schema import GazetteerBuild, GazetteerEntry, GeocodeAnswer
-from hiljade.models.store import Store
 
 ROW_KEYS = ("kind", "name", "variants", "geometry", "properties")
 
@@ -45,26 +44,20 @@ def load_gazetteer_rows(conn: Connection) -> tuple[int | None, list[dict[str, An
     return build, rows
 
 
-class StoredGeocodeCache:
-    """The geocoder's cache in the store: every answer kept, "not found" (an empty list) included."""
+def geocode_answer(conn: Connection, key: str) -> list[dict[str, Any]] | None:
+    """The cached answer to a geocoder query key ("not found" is an empty list), or None."""
+    query = select(GeocodeAnswer.results).where(GeocodeAnswer.key == _key(key))
+    return conn.execute(query).scalar_one_or_none()
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
-    def get(self, key: str) -> list[dict[str, Any]] | None:
-        with self.store.connect() as conn:
-            return conn.execute(
-                select(GeocodeAnswer.results).where(GeocodeAnswer.key == _key(key))
-            ).scalar_one_or_none()
-
-    def put(self, key: str, results: list[dict[str, Any]]) -> None:
-        with self.store.transaction() as conn:
-            insert_ignore(
-                conn,
-                GeocodeAnswer.__table__,
-                {"key": _key(key), "query": key, "results": results, "fetched_at": dt.datetime.now(dt.UTC)},
-                ("key",),
-            )
+def save_geocode_answer(conn: Connection, key: str, results: list[dict[str, Any]], now: dt.datetime) -> None:
+    """Keep a geocoder answer (a key answered before keeps its first answer)."""
+    insert_ignore(
+        conn,
+        GeocodeAnswer.__table__,
+        {"key": _key(key), "query": key, "results": results, "fetched_at": now},
+        ("key",),
+    )
 
 
 def _key(key: str) -> str:

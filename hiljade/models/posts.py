@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -165,3 +165,56 @@ def save_post(conn: Connection, post: PostRecord, policy: AuthorPolicy, now: dt.
     for media in _media_rows(row.id, post.media):
         insert_ignore(conn, Media.__table__, media, ("post_id", "url"))
     return UPDATED
+
+
+def is_known(conn: Connection, platform: str, uri: str) -> bool:
+    """True when a post with this (platform, uri) is already stored."""
+    p = Post.__table__
+    return conn.execute(select(p.c.id).where(p.c.platform == platform, p.c.uri == uri)).first() is not None
+
+
+def save_original(
+    conn: Connection,
+    post: PostRecord,
+    hashes: Sequence[tuple[str, str]],
+    policy: AuthorPolicy,
+    now: dt.datetime,
+) -> str:
+    """Store a post of original photos and their sha256 (``(media url, sha256)`` pairs); the outcome."""
+    outcome = save_post(conn, post, policy, now)
+    if outcome != NEW or not hashes:
+        return outcome
+    p, m = Post.__table__, Media.__table__
+    post_id = conn.execute(
+        select(p.c.id).where(p.c.platform == post.platform, p.c.uri == post.uri)
+    ).scalar_one()
+    for url, sha256 in hashes:
+        conn.execute(
+            update(m).where(m.c.post_id == post_id, m.c.url == url).values(sha256=sha256, downloaded_at=now)
+        )
+    return outcome
+
+
+def stored_edits(conn: Connection, platform: str, uris: set[str]) -> dict[str, dt.datetime | None]:
+    """uri -> ``edited_at`` of the stored posts among ``uris``."""
+    p = Post.__table__
+    query = select(p.c.uri, p.c.edited_at).where(p.c.platform == platform, p.c.uri.in_(uris))
+    return dict(conn.execute(query).all())
+
+
+def stored_copies(conn: Connection, platform: str, native_ids: set[str]) -> set[tuple[str, str]]:
+    """The stored copies ``(server, native_id)`` among ``native_ids``."""
+    c = PostCopy.__table__
+    query = select(c.c.server, c.c.native_id).where(c.c.platform == platform, c.c.native_id.in_(native_ids))
+    return {(server, native_id) for server, native_id in conn.execute(query)}
+
+
+def copies_per_server(conn: Connection) -> list[dict[str, Any]]:
+    """How many post copies each (platform, server) holds: ``platform``, ``server``, ``posts``."""
+    c = PostCopy.__table__
+    counts = conn.execute(
+        select(c.c.platform, c.c.server, func.count().label("posts"))
+        .group_by(c.c.platform, c.c.server)
+        .order_by(c.c.platform, c.c.server)
+    )
+    return [dict(r._mapping) for r in counts]

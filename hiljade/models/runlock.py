@@ -126,7 +126,7 @@ class AdvisoryLock:
         self._conn: Any = None
 
     def _connect(self) -> Any:
-        import psycopg
+        import psycopg  # the PostgreSQL driver, needed only when the store is PostgreSQL
 
         try:
             return psycopg.connect(self.conninfo, autocommit=True, application_name="hiljade lock wait")

@@ -1,11 +1,12 @@
 """Duplicate reports: the same photo, a near-identical photo, the same author's repeated text, quotes.
 
-A link says "this later post is the same report as that earlier one"; ``independent_groups`` counts
-what is left. ``image_phash`` is the DCT perceptual hash (pHash: 32x32 grey, the 8x8 lowest
-frequencies against their median) with Pillow alone: for the same 32x32 grey image it gives the
-bits and hex of ``imagehash.phash``; here JPEGs are decoded at reduced scale, the EXIF orientation
-is applied and transparency counts as white. Hashes are compared by Hamming distance; near pairs
-are found with multi-index hashing (four 16-bit blocks), not by comparing every pair.
+A link says "this later post is the same report as that earlier one" (``find_links``, over plain
+records); ``independent_groups`` counts what is left. ``image_phash`` is the DCT perceptual hash
+(pHash: 32x32 grey, the 8x8 lowest frequencies against their median) with Pillow alone: for the
+same 32x32 grey image it gives the bits and hex of ``imagehash.phash``; here JPEGs are decoded at
+reduced scale, the EXIF orientation is applied and transparency counts as white. Hashes are
+compared by Hamming distance; near pairs are found with multi-index hashing (four 16-bit blocks),
+not by comparing every pair.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 import operator
 import statistics
 import warnings
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -25,12 +26,10 @@ from itertools import combinations
 from typing import Any
 
 from PIL import Image, ImageOps
-from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from hiljade.defaults import DEFAULTS
 from hiljade.errors import MediaRefused
-from hiljade.models.schema import Media, Post, PostLink
+from hiljade.pipeline.groups import count_groups
 from hiljade.pipeline.images import DEFAULT_FORMATS, ImageLimits, inspect_image
 from hiljade.pipeline.normalize import tokenize
 
@@ -170,31 +169,13 @@ def independent_groups(edges: Iterable[tuple[int, int]], post_ids: Iterable[int]
 
     Links through posts outside ``post_ids`` count too: two reposts of one photo are one report.
     """
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while x != root:  # path compression
-            parent[x], x = root, parent.get(x, x)
-        return root
-
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return len({find(p) for p in set(post_ids)})
-
-
-def post_links(conn: Connection) -> list[tuple[int, int]]:
-    """Every stored link as ``(post_id, duplicate_of)``, for ``independent_groups``."""
-    pl = PostLink.__table__
-    return [(int(a), int(b)) for a, b in conn.execute(select(pl.c.post_id, pl.c.duplicate_of))]
+    return count_groups(edges, post_ids)
 
 
 @dataclass(frozen=True)
-class _Post:
+class LinkPost:
+    """What duplicate detection reads of a post."""
+
     id: int
     created_at: dt.datetime
     author_id: int | None
@@ -211,7 +192,7 @@ class _Post:
 Edges = dict[tuple[int, int, str], float | None]
 
 
-def _add(edges: Edges, later: _Post, earlier: _Post, reason: str, distance: float | None) -> None:
+def _add(edges: Edges, later: LinkPost, earlier: LinkPost, reason: str, distance: float | None) -> None:
     """Record a link from ``later`` to ``earlier`` (swapped when needed), keeping the smallest distance."""
     if later.id == earlier.id:
         return
@@ -222,7 +203,7 @@ def _add(edges: Edges, later: _Post, earlier: _Post, reason: str, distance: floa
     edges[key] = distance if old is None or (distance is not None and distance < old) else old
 
 
-def media_links(posts: Mapping[int, _Post], media: Iterable[tuple[int, str | None, str | None]],
+def media_links(posts: Mapping[int, LinkPost], media: Iterable[tuple[int, str | None, str | None]],
                 threshold: int) -> Edges:
     """Links for the same bytes (sha256) and near-identical photos (phash within ``threshold`` bits).
 
@@ -230,8 +211,8 @@ def media_links(posts: Mapping[int, _Post], media: Iterable[tuple[int, str | Non
     the earliest such photo; distinct hashes within the threshold link their earliest posts.
     """
     edges: Edges = {}
-    by_sha: dict[str, list[_Post]] = defaultdict(list)
-    photos: dict[object, tuple[_Post, str]] = {}  # one entry per distinct file: earliest post, phash
+    by_sha: dict[str, list[LinkPost]] = defaultdict(list)
+    photos: dict[object, tuple[LinkPost, str]] = {}  # one entry per distinct file: earliest post, phash
     for post_id, sha256, phash in media:
         post = posts.get(post_id)
         if post is None:
@@ -247,7 +228,7 @@ def media_links(posts: Mapping[int, _Post], media: Iterable[tuple[int, str | Non
         first = min(group, key=lambda p: p.order)
         for post in group:
             _add(edges, post, first, "sha256", 0.0)
-    by_hash: dict[str, list[_Post]] = defaultdict(list)
+    by_hash: dict[str, list[LinkPost]] = defaultdict(list)
     for post, phash in photos.values():
         by_hash[phash.lower()].append(post)
     firsts = {h: min(group, key=lambda p: p.order) for h, group in by_hash.items()}
@@ -260,10 +241,10 @@ def media_links(posts: Mapping[int, _Post], media: Iterable[tuple[int, str | Non
     return edges
 
 
-def text_links(posts: Iterable[_Post], min_similarity: float) -> Edges:
+def text_links(posts: Iterable[LinkPost], min_similarity: float) -> Edges:
     """Links between the same author's posts with near-identical text within ``TEXT_WINDOW``."""
     edges: Edges = {}
-    by_author: dict[int, list[_Post]] = defaultdict(list)
+    by_author: dict[int, list[LinkPost]] = defaultdict(list)
     for post in posts:
         if post.author_id is not None:
             by_author[post.author_id].append(post)
@@ -283,7 +264,7 @@ def text_links(posts: Iterable[_Post], min_similarity: float) -> Edges:
     return edges
 
 
-def quote_links(posts: Mapping[int, _Post]) -> Edges:
+def quote_links(posts: Mapping[int, LinkPost]) -> Edges:
     """Links from a quote post to the stored post it quotes (matched by uri, else by url)."""
     by_uri = {p.uri: p for p in posts.values()}
     by_url = {p.url: p for p in posts.values() if p.url}
@@ -296,30 +277,16 @@ def quote_links(posts: Mapping[int, _Post]) -> Edges:
     return edges
 
 
-def link_duplicates(conn: Connection, settings: Mapping[str, Any], now: dt.datetime) -> Counter[str]:
-    """Store links between duplicate reports in ``post_links``; returns the new links per reason.
-
-    ``settings`` is the ``sites`` config section (``phash_threshold``, ``text_similarity``).
-    Deleted posts take no part. Idempotent: links already stored are not written again.
-    """
-    p, m, pl = Post.__table__, Media.__table__, PostLink.__table__
-    rows = conn.execute(
-        select(p.c.id, p.c.created_at, p.c.author_id, p.c.text, p.c.uri, p.c.url, p.c.quote_of_uri)
-        .where(p.c.deleted_at.is_(None))
-    )
-    posts = {r.id: _Post(r.id, r.created_at, r.author_id, r.text or "", r.uri, r.url, r.quote_of_uri)
-             for r in rows}
-    media = conn.execute(
-        select(m.c.post_id, m.c.sha256, m.c.phash).where(m.c.sha256.is_not(None) | m.c.phash.is_not(None))
-    ).all()
-    edges = media_links(posts, media, int(settings.get("phash_threshold", 6)))
-    edges.update(text_links(posts.values(), float(settings.get("text_similarity", 0.9))))
+def find_links(
+    posts: Mapping[int, LinkPost],
+    media: Iterable[tuple[int, str | None, str | None]],
+    settings: Mapping[str, Any],
+) -> Edges:
+    """Every duplicate link among ``posts`` and their ``media`` rows ``(post id, sha256, phash)``:
+    ``(post, duplicate_of, reason) -> distance``. ``settings`` is the ``sites`` config section
+    (``phash_threshold``, ``text_similarity``)."""
+    settings = {**DEFAULTS["sites"], **settings}
+    edges = media_links(posts, media, int(settings["phash_threshold"]))
+    edges.update(text_links(posts.values(), float(settings["text_similarity"])))
     edges.update(quote_links(posts))
-    existing = {(a, b, r) for a, b, r in conn.execute(select(pl.c.post_id, pl.c.duplicate_of, pl.c.reason))}
-    new = [key for key in edges if key not in existing]
-    if new:
-        maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        stmt = maker(pl).on_conflict_do_nothing(index_elements=["post_id", "duplicate_of", "reason"])
-        conn.execute(stmt, [{"post_id": a, "duplicate_of": b, "reason": r, "distance": edges[(a, b, r)],
-                             "created_at": now} for a, b, r in new])
-    return Counter(reason for _a, _b, reason in new)
+    return edges

@@ -6,7 +6,7 @@ import io
 import warnings
 from typing import Any, Protocol
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from hiljade.errors import MediaRefused
 
@@ -34,7 +34,7 @@ def _enable(formats: tuple[str, ...] | list[str]) -> None:
     """Register the HEIF opener on first use (pillow-heif is imported only when needed)."""
     global _heif_registered
     if "HEIF" in formats and not _heif_registered:
-        import pillow_heif
+        import pillow_heif  # optional and heavy: only when HEIF is allowed
 
         pillow_heif.register_heif_opener()
         _heif_registered = True
@@ -128,8 +128,6 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 def _jpeg_options(image: Image.Image) -> dict[str, Any]:
     """Keep a JPEG's quantisation tables and subsampling so re-encoding loses little."""
-    from PIL import JpegImagePlugin
-
     options: dict[str, Any] = {"optimize": True}
     qtables = getattr(image, "quantization", None)
     if qtables:
@@ -146,7 +144,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     if not icc or image.mode not in ("RGB", "RGBA"):
         return image
     try:
-        from PIL import ImageCms
+        from PIL import ImageCms  # loads LittleCMS: only for an image with an ICC profile
 
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"))

@@ -14,10 +14,9 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from shapely.geometry.base import BaseGeometry
-
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.geoparser import parse
+from hiljade.pipeline.textgeo import find_coordinates
 from hiljade.records import Candidate
 
 OUTCOMES = ("located", "pending_review", "nothing", "outside_area")
@@ -30,26 +29,6 @@ class Located:
     chosen: Candidate | None
     candidates: tuple[Candidate, ...]
     outcome: str  # located, pending_review, nothing, outside_area
-
-
-def text_coordinates(
-    text: str, area: BaseGeometry | None = None, reference: tuple[float, float] | None = None
-) -> list[Candidate]:
-    """Coordinates, map links and plus codes in ``text`` (via textgeo, when it is installed);
-    short plus codes are recovered around ``reference`` (lat, lon)."""
-    try:
-        from hiljade.pipeline import textgeo
-    except ImportError:
-        return []
-    find = getattr(textgeo, "find_coordinates", None)
-    if find is None:
-        return []
-    if reference is None:
-        return list(find(text, area=area))
-    try:
-        return list(find(text, area=area, reference=reference))
-    except TypeError:  # a textgeo without ``reference``
-        return list(find(text, area=area))
 
 
 def _checked(cands: Sequence[Candidate], gazetteer: Gazetteer | None) -> list[Candidate]:
@@ -73,7 +52,8 @@ def locate(
     """Every candidate for a post, the one chosen, and the outcome (see the module docstring)."""
     area = gazetteer.area if gazetteer is not None else None
     reference = gazetteer.centre if gazetteer is not None else None
-    groups = [_checked(extra, gazetteer), _checked(text_coordinates(text, area, reference), gazetteer)]
+    written = find_coordinates(text, area=area, reference=reference)
+    groups = [_checked(extra, gazetteer), _checked(written, gazetteer)]
     parsed = _checked(parse(text, gazetteer), gazetteer) if gazetteer is not None and text else []
     groups.append(parsed)
     usable = [c for g in groups for c in g if c.status != "rejected"]

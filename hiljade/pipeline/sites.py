@@ -1,6 +1,6 @@
 """Camera sites: sightings grouped by distance in metres (pure; plain records in, plain records out).
 
-Distance: always in metres, in a local equirectangular projection around the site's centre
+Distance: always in metres, in the local projection of ``geometry`` around the site's centre
 (x = R·cos φc·Δλ, y = R·Δφ, R = 6371008.8 m); for distances of a few hundred metres it agrees with
 the great-circle distance to about one part in a million. Degrees are never compared.
 
@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
-EARTH_RADIUS_M = 6371008.8
-M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0
+from hiljade.defaults import DEFAULTS
+from hiljade.pipeline.geometry import M_PER_DEG, distance_m, metres_per_degree
+from hiljade.pipeline.groups import DisjointSets
+
 MIN_PRECISION_M = 1.0
 # Grid keys are row * _ROW + column: an odd multiplier spreads rows over the dict's low hash bits
 # (a power of two would pile every row of a column into one slot); columns stay below _ROW / 2.
@@ -44,8 +46,8 @@ _floor = math.floor
 class SiteSettings:
     """The `sites` settings this module and the store use."""
 
-    radius_m: float = 25.0
-    verify_reports: int = 3
+    radius_m: float = DEFAULTS["sites"]["radius_m"]
+    verify_reports: int = DEFAULTS["sites"]["verify_reports"]
 
     @classmethod
     def of(cls, settings: Any) -> SiteSettings:
@@ -107,13 +109,6 @@ def weight(precision_m: float) -> float:
     return 1.0 / (p * p)
 
 
-def distance_m(lat: float, lon: float, clat: float, clon: float) -> float:
-    """Metres from the centre (clat, clon) to (lat, lon), in the projection around the centre."""
-    dy = (lat - clat) * M_PER_DEG
-    dx = (lon - clon) * M_PER_DEG * math.cos(math.radians(clat))
-    return math.hypot(dx, dy)
-
-
 def centre_of(
     members: Sequence[Point], radius_m: float, current: tuple[float, float] | None = None
 ) -> tuple[float, float]:
@@ -145,7 +140,7 @@ class _State:
         self.id = site_id
         self.lat = lat
         self.lon = lon
-        self.kx = M_PER_DEG * math.cos(math.radians(lat))  # metres per degree of longitude here
+        self.kx = metres_per_degree(lat)  # metres per degree of longitude here
         self.cell = cell
         self.sw = self.swlat = self.swlon = 0.0  # weight sums for the mean
         self.maxd = 0.0  # an upper bound of the members' distance to the centre
@@ -175,13 +170,13 @@ class Clusterer:
 
     def _key(self, lat: float, lon: float) -> int:
         if self.col_scale is None:
-            self.col_scale = M_PER_DEG * math.cos(math.radians(lat)) / self.radius
+            self.col_scale = metres_per_degree(lat) / self.radius
         return math.floor(lat / self.row_deg) * _ROW + math.floor(lon * self.col_scale)
 
     def _span(self, row: int) -> float:
         """Degrees of longitude a centre within the radius of a point in this row can be away."""
         pole = (max(abs(row), abs(row + 1)) + 1) * self.row_deg
-        span = self.radius / (M_PER_DEG * math.cos(math.radians(min(pole, 89.9)))) * (1 + 1e-9)
+        span = self.radius / metres_per_degree(min(pole, 89.9)) * (1 + 1e-9)
         self._spans[row] = span
         return span
 
@@ -253,7 +248,7 @@ class Clusterer:
     def _recentre(self, site: _State, maxd: float) -> None:
         """Move the centre to the members' mean if every member stays within the radius of it."""
         mlat, mlon = site.swlat / site.sw, site.swlon / site.sw
-        kx = M_PER_DEG * math.cos(math.radians(mlat))
+        kx = metres_per_degree(mlat)
         # A cheap bound first (triangle inequality in the old metric, scaled to the new one); when
         # it is inconclusive, measure every member. Either way the answer is the exact rule's.
         bound = max(1.0, kx / site.kx) * (maxd + site.distance(mlat, mlon)) + 1e-9
@@ -367,20 +362,10 @@ def camera_direction(bearings: Iterable[float]) -> float | None:
 
 def report_groups(links: Iterable[tuple[int, int]]) -> dict[int, int]:
     """Each linked post's group (the smallest post id among its duplicates, links taken as edges)."""
-    parent: dict[int, int] = {}
-
-    def root(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets = DisjointSets()
     for a, b in links:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return {x: root(x) for x in parent}
+        sets.union(a, b)
+    return sets.roots()
 
 
 def independent_reports(posts: Iterable[int], groups: Mapping[int, int]) -> int:

@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from openlocationcode import openlocationcode as olc
 from shapely.geometry import Point
 
+from hiljade.pipeline.geometry import NOMINAL_M_PER_DEG, cell_diagonal_m
 from hiljade.records import Candidate
 
-M_PER_DEG = 111_320.0
 MIN_PRECISION_M = 10.0  # a point typed or clicked by a person is no better than this
 AUTO_MAX_PRECISION_M = 100.0  # coarser candidates are left for review
 VIEW_PIXELS = 20  # how far (screen pixels) a map centre may sit from what the poster meant
@@ -117,9 +117,7 @@ def _valid(lat: float, lon: float) -> bool:
 
 def cell_precision(lat: float, dlat_deg: float, dlon_deg: float, *, floor: float = MIN_PRECISION_M) -> float:
     """Half the diagonal (metres) of a lat/lon cell of the given size, never below ``floor``."""
-    dy = dlat_deg * M_PER_DEG
-    dx = dlon_deg * M_PER_DEG * math.cos(math.radians(lat))
-    return max(floor, math.hypot(dx, dy) / 2)
+    return max(floor, cell_diagonal_m(lat, dlat_deg, dlon_deg, m_per_deg=NOMINAL_M_PER_DEG) / 2)
 
 
 def _decimals(*numbers: str) -> int:

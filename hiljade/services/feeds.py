@@ -1,16 +1,33 @@
-"""Harvest jobs: building the configured feeds and running the poll loop over them."""
+"""The registry of sources: building each source's feeds from the configuration and harvesting them.
+
+``SOURCES`` maps a source's name to a ``HarvestSource``: how to build its feeds, and the paging the
+one poll loop (``hiljade.services.harvest``) reads them with. `hiljade harvest --source` and the
+scheduler both go through it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import requests
+
 from hiljade.config import Config, MastodonServer
+from hiljade.harvester.bluesky import BlueskySource, bluesky_client
+from hiljade.harvester.mastodon import MastodonSource
+from hiljade.harvester.twitter import TwitterSource
 from hiljade.models.store import Store
-from hiljade.services.harvest import Feed, FeedResult, Harvester
+from hiljade.services.harvest import Feed, FeedResult, Harvester, Paging
+from hiljade.services.paging import BlueskyPaging, MastodonPaging, TwitterPaging
 from hiljade.services.store import author_policy
+
+Progress = Callable[[Feed, int, dt.datetime | None], None]
+
+
+def _tags(config: Config, hashtag: str | None) -> list[str]:
+    return [hashtag.lstrip("#").lower()] if hashtag else config.hashtags
 
 
 def mastodon_feeds(
@@ -21,14 +38,11 @@ def mastodon_feeds(
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Feed]:
     """One feed per configured Mastodon server and hashtag, optionally narrowed to one of each."""
-    from hiljade.harvester.mastodon import MastodonSource
-
     section = config.get("sources.mastodon")
     servers = config.mastodon_servers
     if server:
         wanted = server.rstrip("/")
         servers = [s for s in servers if s.url == wanted] or [MastodonServer(wanted)]
-    tags = [hashtag.lstrip("#").lower()] if hashtag else config.hashtags
     feeds = []
     for entry in servers:
         client = MastodonSource(
@@ -41,8 +55,42 @@ def mastodon_feeds(
             user_agent=config.get("user_agent"),
             sleep=sleep,
         )
-        feeds.extend(Feed("mastodon", entry.url, tag, client) for tag in tags)
+        feeds.extend(Feed("mastodon", entry.url, tag, client) for tag in _tags(config, hashtag))
     return feeds
+
+
+def twitter_feeds(
+    config: Config,
+    *,
+    hashtag: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    environ: Mapping[str, str] | None = None,
+) -> list[Feed]:
+    """One X/Twitter feed per configured hashtag; ConfigError when the bearer token is not exported."""
+    section = config.get("sources.twitter")
+    client = TwitterSource.from_env(
+        environ,
+        api_url=section["api_url"],
+        timeout=section["timeout_seconds"],
+        max_retries=section["max_retries"],
+        user_agent=config.get("user_agent"),
+        include_retweets=section["include_retweets"],
+        sleep=sleep,
+    )
+    return [Feed("twitter", client.server, tag, client) for tag in _tags(config, hashtag)]
+
+
+def bluesky_feeds(
+    config: Config,
+    *,
+    hashtag: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Feed]:
+    """One Bluesky feed per configured hashtag, sharing one client; ConfigError when not set up."""
+    source = BlueskySource(bluesky_client(config, environ=environ, session=session, sleep=sleep))
+    return [Feed("bluesky", source.server, tag, source) for tag in _tags(config, hashtag)]
 
 
 @dataclass(frozen=True)
@@ -67,53 +115,61 @@ class HarvestReport:
         )
 
 
-def twitter_feeds(
-    config: Config,
-    *,
-    hashtag: str | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    environ: dict[str, str] | None = None,
-) -> list[Feed]:
-    """One X/Twitter feed per configured hashtag; ConfigError when the bearer token is not exported."""
-    from hiljade.harvester.twitter import TwitterSource
+def mastodon_paging(config: Config) -> Paging:
+    section = config.get("sources.mastodon")
+    return MastodonPaging(backfill_since=section["backfill_since"], page_limit=section["page_limit"])
 
+
+def twitter_paging(config: Config) -> Paging:
     section = config.get("sources.twitter")
-    client = TwitterSource.from_env(
-        environ,
-        api_url=section["api_url"],
-        timeout=section.get("timeout_seconds", 30.0),
-        max_retries=section.get("max_retries", 4),
-        user_agent=config.get("user_agent"),
-        include_retweets=section.get("include_retweets", True),
-        sleep=sleep,
-    )
-    tags = [hashtag.lstrip("#").lower()] if hashtag else config.hashtags
-    return [Feed("twitter", client.server, tag, client) for tag in tags]
+    return TwitterPaging(monthly_cap=section["monthly_cap"], page_limit=section["page_limit"])
 
 
-def harvest_twitter(
-    config: Config,
-    store: Store,
-    feeds: list[Feed],
-    *,
-    progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> HarvestReport:
-    """Harvest X/Twitter feeds into the store within `sources.twitter.monthly_cap`; ``should_stop`` is
-    asked between pages (the scheduler's SIGTERM)."""
-    from hiljade.services.twitter_harvest import TwitterHarvester
+def bluesky_paging(config: Config) -> Paging:
+    return BlueskyPaging(page_limit=int(config.get("sources.bluesky.page_limit")))
 
-    section = config.get("sources.twitter")
-    harvester = TwitterHarvester(
-        store,
-        author_policy(config),
-        monthly_cap=section["monthly_cap"],
-        page_limit=section["page_limit"],
-        max_pages=section["max_pages_per_run"],
-        progress=progress,
-        should_stop=should_stop,
-    )
-    return HarvestReport(harvester.harvest(feeds))
+
+@dataclass(frozen=True)
+class HarvestSource:
+    """A source the CLI and the scheduler harvest: its feeds from the configuration, and its paging."""
+
+    name: str
+    make_feeds: Callable[..., list[Feed]]  # (config, *, hashtag=None, ...): the configured feeds
+    make_paging: Callable[[Config], Paging]
+    narrows_to_server: bool = False  # `hiljade harvest --server` picks one of its servers
+
+    def feeds(self, config: Config, *, server: str | None = None, hashtag: str | None = None) -> list[Feed]:
+        """The configured feeds, optionally narrowed to one hashtag (and one server, for Mastodon)."""
+        if self.narrows_to_server:
+            return self.make_feeds(config, server=server, hashtag=hashtag)
+        return self.make_feeds(config, hashtag=hashtag)
+
+    def harvest(
+        self,
+        config: Config,
+        store: Store,
+        feeds: list[Feed],
+        *,
+        progress: Progress | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> HarvestReport:
+        """Harvest the feeds with the one poll loop; ``should_stop`` ends the run after a committed page."""
+        harvester = Harvester(
+            store,
+            author_policy(config),
+            self.make_paging(config),
+            max_pages=int(config.get(f"sources.{self.name}.max_pages_per_run")),
+            progress=progress,
+            should_stop=should_stop,
+        )
+        return HarvestReport(harvester.harvest(feeds))
+
+
+SOURCES: dict[str, HarvestSource] = {
+    "mastodon": HarvestSource("mastodon", mastodon_feeds, mastodon_paging, narrows_to_server=True),
+    "twitter": HarvestSource("twitter", twitter_feeds, twitter_paging),
+    "bluesky": HarvestSource("bluesky", bluesky_feeds, bluesky_paging),
+}
 
 
 def harvest(
@@ -121,20 +177,10 @@ def harvest(
     store: Store,
     feeds: list[Feed],
     *,
-    progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
+    progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> HarvestReport:
-    """Harvest Mastodon feeds into the store; ``should_stop`` ends the run after a committed page."""
-    section = config.get("sources.mastodon")
-    harvester = Harvester(
-        store,
-        author_policy(config),
-        backfill_since=section["backfill_since"],
-        page_limit=section["page_limit"],
-        max_pages=section["max_pages_per_run"],
-        progress=progress,
-        should_stop=should_stop,
-    )
-    return HarvestReport(harvester.harvest(feeds))
-
-
+    """Harvest feeds of one source with that source's paging."""
+    if not feeds:
+        return HarvestReport([])
+    return SOURCES[feeds[0].source].harvest(config, store, feeds, progress=progress, should_stop=should_stop)

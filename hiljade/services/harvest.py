@@ -1,7 +1,10 @@
-"""The poll loop: read each (server, hashtag) feed page by page, moving its cursor with its posts.
+"""The one poll loop: read each (source, server, hashtag) feed page by page, moving its cursor with its posts.
 
 Every page is one transaction: its posts, its cursor and its ledger counters commit together, so
 a run killed at any moment loses nothing and doubles nothing, and the next run resumes there.
+How a source pages (Mastodon's backfill then forward, X's since_id walks under a monthly budget,
+Bluesky's search walks) is a ``Paging`` (``hiljade.services.paging``): it reads the page after a
+cursor and says where the cursor stands once the page is stored; this loop does the rest.
 """
 
 from __future__ import annotations
@@ -18,33 +21,57 @@ from hiljade.models.posts import NEW, UPDATED, AuthorPolicy, save_post
 from hiljade.models.store import Store
 from hiljade.records import PostRecord
 
-
-class TagPage(Protocol):
-    posts: tuple[PostRecord, ...]
-    opted_out: int
-    ids: tuple[str, ...]
-    oldest_created_at: dt.datetime | None
-    requests: int
-    rate_limit_waits: int
-    waited_seconds: float
-
-
-class TagSource(Protocol):
-    """A hashtag feed that pages like Mastodon: newest first, ``max_id`` older, ``min_id`` newer."""
-
-    def tag_page(
-        self, hashtag: str, *, min_id: str | None = None, max_id: str | None = None, limit: int = 40
-    ) -> TagPage: ...
+BUDGET_EXHAUSTED = "budget_exhausted"  # X's monthly budget is used up: a warning, not a failure
 
 
 @dataclass(frozen=True)
 class Feed:
-    """One (source, server, hashtag) to harvest, with the client that reads it."""
+    """One (source, server, hashtag) to harvest, with the source adapter that reads it."""
 
     source: str
     server: str
     hashtag: str
-    client: TagSource
+    client: Any  # the source's adapter: MastodonSource, TwitterSource or BlueskySource
+
+
+@dataclass(frozen=True)
+class Step:
+    """One page read by a paging: the posts to store, the cursor once they are stored, and the cost."""
+
+    posts: tuple[PostRecord, ...]
+    cursor: Cursor
+    done: bool  # the walk reached its end: the feed is caught up
+    requests: int
+    rate_limit_waits: int
+    waited_seconds: float
+    oldest_created_at: dt.datetime | None  # for the progress line
+    opted_out: int = 0
+    repeats: int = 0  # items read but not stored (a repeat on the page, an unavailable original): duplicates
+    errors: int = 0  # items that could not be converted
+    retweets: int = 0  # counted in the result only
+
+
+@dataclass(frozen=True)
+class End:
+    """How a feed's harvest ended: its status (ok, empty, partial, budget_exhausted) and message."""
+
+    status: str
+    message: str | None = None
+
+
+class Paging(Protocol):
+    """How one source's feeds page. ``limit_message`` (with ``{pages}``) explains a run that hit
+    ``max_pages_per_run``; ``read`` may only read the network and the ledger, never write."""
+
+    limit_message: str
+
+    def read(self, store: Store, feed: Feed, cursor: Cursor, now: dt.datetime) -> Step | End:
+        """The page after ``cursor``, or why none may be read."""
+        ...
+
+    def outcome(self, feed: Feed, cursor: Cursor) -> End:
+        """The status of a walk that reached its end: ok, or empty with a message."""
+        ...
 
 
 @dataclass
@@ -60,7 +87,7 @@ class FeedResult:
 
     @property
     def failed(self) -> bool:
-        return self.status not in ("ok", "empty", "partial")
+        return self.status not in ("ok", "empty", "partial", BUDGET_EXHAUSTED)
 
 
 def utcnow() -> dt.datetime:
@@ -81,41 +108,24 @@ def failure_status(exc: SourceError) -> str:
     return next(name for cls, name in STATUS_BY_ERROR if isinstance(exc, cls))
 
 
-def close_feed(
-    store: Store, row_id: int, result: FeedResult, now: dt.datetime, cursor_after: str | None
-) -> None:
-    """Close a feed's ledger row with the result's status and message (a failure counts as one error)."""
-    result.cursor_after = cursor_after
-    with store.transaction() as conn:
-        finish_run(
-            conn, row_id, result.status, now, message=result.message, failed=result.failed,
-            cursor_after=cursor_after,
-        )
-
-
 class Harvester:
-    """Harvests feeds into a store; ``progress(feed, new posts so far, oldest date)`` runs after each page."""
+    """Harvests feeds of one source into a store; ``progress(feed, new posts so far, oldest date)`` runs
+    after each page, ``should_stop`` is asked between pages (a stop lands after a committed page)."""
 
     def __init__(
         self,
         store: Store,
         policy: AuthorPolicy,
+        paging: Paging,
         *,
-        backfill_since: dt.date,
-        page_limit: int = 40,
         max_pages: int = 0,
         clock: Callable[[], dt.datetime] = utcnow,
         progress: Callable[[Feed, int, dt.datetime | None], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
-        self.store = store
-        self.policy = policy
-        self.since = dt.datetime.combine(backfill_since, dt.time(), tzinfo=dt.UTC)
-        self.page_limit = page_limit
-        self.max_pages = max_pages
-        self.clock = clock
-        self.progress = progress
-        self.should_stop = should_stop  # checked between pages: a stop lands after a committed page
+        self.store, self.policy, self.paging = store, policy, paging
+        self.max_pages, self.clock = max_pages, clock
+        self.progress, self.should_stop = progress, should_stop
         self.stopped = False
         self.run_id = str(uuid.uuid4())
 
@@ -124,112 +134,73 @@ class Harvester:
         return [self.harvest_feed(feed) for feed in feeds if not self._stop_requested()]
 
     def harvest_feed(self, feed: Feed) -> FeedResult:
-        """Backfill (first run, or an interrupted one), then page forward until caught up."""
+        """Read the feed page by page from its cursor until its walk ends, a limit or a stop."""
         with self.store.transaction() as conn:
             cursor = load_cursor(conn, feed.source, feed.server, feed.hashtag)
             row_id = start_run(conn, self.run_id, cursor, self.clock())
         result = FeedResult(feed, cursor_before=cursor.newest_id)
         pages = 0
+        end: End | None = None
         try:
-            if not cursor.backfill_done:
-                cursor, pages = self._backfill(feed, cursor, row_id, result, pages)
-            if cursor.backfill_done:
-                cursor, pages = self._forward(feed, cursor, row_id, result, pages)
-            if self.stopped:
-                result.status = "partial"
-                result.message = f"stopped on request after {pages} pages; the next run resumes"
-            elif not cursor.backfill_done or (self.max_pages and pages >= self.max_pages):
-                result.status = "partial"
-                result.message = (
-                    f"stopped after {pages} pages (sources.mastodon.max_pages_per_run); next run resumes"
-                )
-            elif cursor.newest_id is None:
-                result.status = "empty"
-                result.message = f"the #{feed.hashtag} feed on {feed.server} returned no posts at all"
-            else:
-                result.status = "ok"
+            while end is None:
+                step = self._halt(pages) or self.paging.read(self.store, feed, cursor, self.clock())
+                if isinstance(step, End):
+                    end = step
+                else:
+                    pages += 1
+                    cursor = self._commit(feed, cursor, step, row_id, result)
+                    end = self.paging.outcome(feed, cursor) if step.done else None
+            result.status, result.message = end.status, end.message
         except SourceError as exc:
             result.status, result.message = failure_status(exc), str(exc)
-        close_feed(self.store, row_id, result, self.clock(), cursor.newest_id)
+        result.cursor_after = cursor.newest_id
+        with self.store.transaction() as conn:
+            finish_run(
+                conn, row_id, result.status, self.clock(), message=result.message, failed=result.failed,
+                cursor_after=cursor.newest_id,
+            )
         return result
 
-    def _page_budget_left(self, pages: int) -> bool:
-        return (not self.max_pages or pages < self.max_pages) and not self._stop_requested()
+    def _halt(self, pages: int) -> End | None:
+        """Why no further page is read in this run: ``max_pages_per_run`` or a stop request."""
+        if self.max_pages and pages >= self.max_pages:
+            return End("partial", self.paging.limit_message.format(pages=pages))
+        if self._stop_requested():
+            return End("partial", f"stopped on request after {pages} pages; the next run resumes")
+        return None
 
     def _stop_requested(self) -> bool:
         if not self.stopped and self.should_stop is not None and self.should_stop():
             self.stopped = True
         return self.stopped
 
-    def _backfill(
-        self, feed: Feed, cursor: Cursor, row_id: int, result: FeedResult, pages: int
-    ) -> tuple[Cursor, int]:
-        while self._page_budget_left(pages):
-            page = feed.client.tag_page(feed.hashtag, max_id=cursor.backfill_max_id, limit=self.page_limit)
-            pages += 1
-            if not page.ids:
-                cursor = cursor.moved(backfill_done=True, backfill_max_id=None)
-                cursor = self._commit(feed, cursor, page, row_id, result, [])
-                break
-            reached_since = page.oldest_created_at is not None and page.oldest_created_at < self.since
-            keep = [p for p in page.posts if p.created_at >= self.since]
-            cursor = cursor.moved(
-                newest_id=cursor.newest_id or page.ids[0],
-                backfill_max_id=None if reached_since else page.ids[-1],
-                backfill_done=reached_since,
-            )
-            cursor = self._commit(feed, cursor, page, row_id, result, keep)
-            if reached_since:
-                break
-        return cursor, pages
-
-    def _forward(
-        self, feed: Feed, cursor: Cursor, row_id: int, result: FeedResult, pages: int
-    ) -> tuple[Cursor, int]:
-        while cursor.newest_id is not None and self._page_budget_left(pages):
-            page = feed.client.tag_page(feed.hashtag, min_id=cursor.newest_id, limit=self.page_limit)
-            pages += 1
-            if not page.ids:
-                cursor = self._commit(feed, cursor, page, row_id, result, [])
-                break
-            cursor = cursor.moved(newest_id=page.ids[0])
-            cursor = self._commit(feed, cursor, page, row_id, result, list(page.posts))
-        return cursor, pages
-
-    def _commit(
-        self,
-        feed: Feed,
-        cursor: Cursor,
-        page: TagPage,
-        row_id: int,
-        result: FeedResult,
-        posts: list[PostRecord],
-    ) -> Cursor:
+    def _commit(self, feed: Feed, cursor: Cursor, step: Step, row_id: int, result: FeedResult) -> Cursor:
+        """Store the page's posts, its cursor and its ledger counters in one transaction."""
         now = self.clock()
         counts: dict[str, Any] = {
             "pages": 1,
-            "requests": page.requests,
-            "opted_out": page.opted_out,
-            "rate_limit_waits": page.rate_limit_waits,
-            "waited_seconds": page.waited_seconds,
+            "requests": step.requests,
+            "opted_out": step.opted_out,
+            "rate_limit_waits": step.rate_limit_waits,
+            "waited_seconds": step.waited_seconds,
             "new_posts": 0,
-            "duplicates": 0,
+            "duplicates": step.repeats,
             "updated_posts": 0,
+            "errors": step.errors,
         }
-        newest_post = max((p.created_at for p in posts), default=None)
+        cursor = step.cursor
+        newest_post = max((p.created_at for p in step.posts), default=None)
         if newest_post and (cursor.last_post_at is None or newest_post > cursor.last_post_at):
             cursor = cursor.moved(last_post_at=newest_post)
         with self.store.transaction() as conn:
-            for post in posts:
+            for post in step.posts:
                 outcome = save_post(conn, post, self.policy, now)
-                key = (
-                    "new_posts" if outcome == NEW else "updated_posts" if outcome == UPDATED else "duplicates"
-                )
-                counts[key] += 1
+                counts[{NEW: "new_posts", UPDATED: "updated_posts"}.get(outcome, "duplicates")] += 1
             save_cursor(conn, cursor, now)
             add_to_run(conn, row_id, cursor_after=cursor.newest_id, **counts)
         for key, value in counts.items():
             result.counts[key] = result.counts.get(key, 0) + value
+        result.counts["retweets"] = result.counts.get("retweets", 0) + step.retweets
         if self.progress:
-            self.progress(feed, int(result.counts.get("new_posts", 0)), page.oldest_created_at)
+            self.progress(feed, int(result.counts.get("new_posts", 0)), step.oldest_created_at)
         return cursor

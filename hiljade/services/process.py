@@ -10,22 +10,31 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, delete, select, update
 
 from hiljade.config import Config
 from hiljade.errors import GeocoderError, HiljadeError
+from hiljade.harvester.geocoder import Geocoder, cache_key, normalise_query
+from hiljade.harvester.media import MediaPolicy, fetch_media, media_session
+from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
+from hiljade.models.places import geocode_answer, save_geocode_answer
 from hiljade.models.schema import Media, Post, PostLocation, Sighting
 from hiljade.models.store import Store
+from hiljade.pipeline.duplicates import image_phash
 from hiljade.pipeline.exif import ExifResult, read_exif
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.locate import Located, locate
 from hiljade.records import Candidate
+from hiljade.services.duplicates import link_duplicates
 from hiljade.services.gazetteer import stored_gazetteer
+from hiljade.services.sites import assign_sites
 
 # Bump when the pipeline's answers change, so `hiljade process` looks at every post again.
 PIPELINE_VERSION = "1"
@@ -107,6 +116,15 @@ URL_OR_TAG = re.compile(r"https?://\S+|[@#][\w.@-]+", re.UNICODE)
 def geocode_query(text: str) -> str:
     """The text a geocoder is asked: no links, mentions or hashtags, at most 200 characters."""
     return " ".join(URL_OR_TAG.sub(" ", text).split())[:200]
+
+
+def geocoder_cache_prefix(text: str) -> str | None:
+    """The start of the geocoder cache queries made from a post's ``text`` (for any area and any
+    countries), or None when the text asks the geocoder nothing; erasing a post forgets them."""
+    query = geocode_query(text)
+    if not normalise_query(query):
+        return None
+    return cache_key(query, None, ()).split("|bbox=")[0] + "|bbox="
 
 
 class Processor:
@@ -212,8 +230,6 @@ class Processor:
         return stored_exif_candidates(readings)
 
     def _download(self, conn: Connection, media_id: int, url: str) -> dict[str, Any] | None:
-        from hiljade.pipeline.duplicates import image_phash
-
         try:
             sha256, data = self.fetch_media(url)  # type: ignore[misc]
         except HiljadeError as exc:
@@ -289,11 +305,23 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def geocoder(config: Config, store: Store, area):  # noqa: ANN001, ANN201 - Geocoder | None
-    """The online geocoder fallback, or None when `geocoder.enabled` is false."""
-    from hiljade.harvester.geocoder import Geocoder
-    from hiljade.models.places import StoredGeocodeCache
+class StoredGeocodeCache:
+    """The geocoder's cache in the store: every answer kept, "not found" (an empty list) included."""
 
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, key: str) -> list[dict[str, Any]] | None:
+        with self.store.connect() as conn:
+            return geocode_answer(conn, key)
+
+    def put(self, key: str, results: list[dict[str, Any]]) -> None:
+        with self.store.transaction() as conn:
+            save_geocode_answer(conn, key, results, dt.datetime.now(dt.UTC))
+
+
+def geocoder(config: Config, store: Store, area: BaseGeometry | None) -> Geocoder | None:
+    """The online geocoder fallback, or None when `geocoder.enabled` is false."""
     section = dict(config.get("geocoder"))
     if not section.get("enabled"):
         return None
@@ -301,10 +329,8 @@ def geocoder(config: Config, store: Store, area):  # noqa: ANN001, ANN201 - Geoc
     return Geocoder.from_config(section, cache=StoredGeocodeCache(store), area=area)
 
 
-def media_fetcher(config: Config):  # noqa: ANN201 - url -> (sha256, bytes)
+def media_fetcher(config: Config) -> MediaFetcher:
     """Downloads one image under the configured media policy (one HTTP session for the run)."""
-    from hiljade.harvester.media import MediaPolicy, fetch_media, media_session
-
     section = {k: v for k, v in config.get("media").items() if k != "download"}
     policy = MediaPolicy.from_config({**section, "user_agent": config.get("user_agent")})
     session = media_session(policy)
@@ -325,12 +351,9 @@ def process_pending(
     batch: int = 500,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-):  # noqa: ANN201 - ProcessReport
+) -> ProcessReport:
     """What `hiljade process` does, stoppable between batches; a geocoder that was asked (or refused
     us) leaves a ledger row (source ``geocoder``, status ``ok`` or ``refused``) for `hiljade status`."""
-    from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
-    from hiljade.services.process import Processor
-
     build_id, places = stored_gazetteer(store)
     coder = geocoder(config, store, places.area)
     fetch = media_fetcher(config) if config.get("media.download") and media else None
@@ -341,16 +364,11 @@ def process_pending(
     report = processor.run(
         processor.pending_ids(reprocess=reprocess), batch=batch, progress=progress, should_stop=should_stop
     )
-    from hiljade.models.sites import assign_sites
-    from hiljade.pipeline.duplicates import link_duplicates
-
     with store.transaction() as conn:
         settings = dict(config.get("sites"))
         report.links = link_duplicates(conn, settings, dt.datetime.now(dt.UTC))
         report.sites = assign_sites(conn, settings, dt.datetime.now(dt.UTC)).summary()
     if coder is not None and (coder.requests_made or coder.refusal is not None):
-        import uuid
-
         with store.transaction() as conn:
             row = start_run(conn, str(uuid.uuid4()), Cursor("geocoder", coder.settings.url, ""), started)
             add_to_run(conn, row, requests=coder.requests_made, errors=report.geocoder_refused)

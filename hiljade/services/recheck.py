@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -34,12 +35,14 @@ from sqlalchemy import Connection, or_, select, update
 
 from hiljade.errors import ConfigError, LockBusy, SourceError
 from hiljade.models.erasure import erase_post
-from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
+from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run, twitter_reads_this_month
 from hiljade.models.posts import UPDATED, AuthorPolicy, save_post
-from hiljade.models.schema import HarvestRun, Post, PostCopy
+from hiljade.models.schema import Post, PostCopy
 from hiljade.models.store import Store
 from hiljade.records import PostRecord
+from hiljade.services.feeds import mastodon_feeds, twitter_feeds
 from hiljade.services.harvest import failure_status, utcnow
+from hiljade.services.process import geocoder_cache_prefix
 
 log = logging.getLogger(__name__)
 SOURCE = "recheck"
@@ -308,13 +311,13 @@ class Rechecker:
             return "unchecked", check.kind or "error", check.reason
         details = {"run_id": self.run_id, "checked_on": check.server}
         if check.outcome == DELETED:
-            erase_post(conn, ref.post_id, self.policy.secret, now,
+            erase_post(conn, ref.post_id, self.policy.secret, now, cache_prefix=geocoder_cache_prefix,
                        reason=f"deleted at the source: {check.reason}", details=details)
             return "deleted", "", ""
         record = check.record
         assert record is not None
         if record.author is not None and record.author.opt_out:
-            erase_post(conn, ref.post_id, self.policy.secret, now,
+            erase_post(conn, ref.post_id, self.policy.secret, now, cache_prefix=geocoder_cache_prefix,
                        reason=f"the author opted out ({record.author.opt_out})", details=details)
             return "opted_out", "", ""
         if record.uri != ref.uri:  # the server answered with another post: trust nothing
@@ -362,26 +365,10 @@ def _refs(conn: Connection, ids: Sequence[int], due: Any) -> list[PostRef]:
     return sorted(refs, key=lambda r: order[r.post_id])
 
 
-def twitter_reads_this_month(conn: Connection, server: str, now: dt.datetime) -> int:
-    """Tweets read this calendar month (UTC): by the harvester (``twitter`` rows) and by recheck."""
-    from sqlalchemy import func
-
-    t = HarvestRun.__table__
-    start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
-    read = t.c.new_posts + t.c.duplicates + t.c.updated_posts + t.c.opted_out
-    mine = or_(t.c.source == "twitter", (t.c.source == SOURCE) & (t.c.server == server))
-    return int(conn.execute(select(func.coalesce(func.sum(read), 0)).where(mine, t.c.started_at >= start))
-               .scalar_one())
-
-
 def checkers_from_config(
     config: Any, store: Store, *, sleep: Callable[[float], None] | None = None
 ) -> tuple[dict[str, Checker], list[str]]:
     """The checkers this configuration allows, and a note for each platform left out."""
-    import time
-
-    from hiljade.services.feeds import mastodon_feeds, twitter_feeds
-
     pause = sleep or time.sleep
     def mastodon_client(server: str) -> Any:
         return mastodon_feeds(config, server=server, sleep=pause)[0].client
@@ -391,7 +378,7 @@ def checkers_from_config(
     if config.get("sources.twitter.enabled"):
         try:
             client = twitter_feeds(config, sleep=pause)[0].client
-            cap = int(config.get("sources.twitter.monthly_cap", 0))
+            cap = int(config.get("sources.twitter.monthly_cap"))
 
             def budget() -> int:
                 with store.connect() as conn:

@@ -1,7 +1,7 @@
 """Review decisions on sightings and sites; every decision is written to the audit log (review_log).
 
 A ``Review`` runs inside the caller's transaction. Site membership changes go through
-``hiljade.pipeline.sites``: ``assign_sites`` places confirmed sightings, ``refresh_sites`` recomputes
+``hiljade.services.sites``: ``assign_sites`` places confirmed sightings, ``refresh_sites`` recomputes
 a site's centre, counts, attributes and status. Nothing is deleted: a rejected sighting keeps its
 row, a moved one stays as an unchosen candidate, a merged site stays with status ``merged``.
 """
@@ -20,6 +20,8 @@ from sqlalchemy import Connection, select, update
 
 from hiljade.errors import ReviewError
 from hiljade.models.schema import ReviewLog, Sighting, Site
+from hiljade.pipeline.sites import Point, SiteSettings, cluster
+from hiljade.services.sites import assign_sites, refresh_sites
 
 REVIEWER_ENV = "HILJADE_REVIEWER"
 MANUAL_PRECISION_M = 5.0
@@ -62,9 +64,9 @@ def check_point(lat: float, lon: float, area: Any = None) -> None:
     if not (math.isfinite(lat) and math.isfinite(lon)) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise ReviewError(f"{lat}, {lon} is not a position: latitude is -90..90, longitude -180..180")
     if area is not None:
-        from shapely.geometry import Point
+        from shapely.geometry import Point as ShapelyPoint  # heavy: only when an area is given
 
-        if not area.covers(Point(lon, lat)):
+        if not area.covers(ShapelyPoint(lon, lat)):
             raise ReviewError(
                 f"{lat}, {lon} is outside the configured area (area.boundary); check the order: --lat is "
                 "north-south (about 44.8 in Belgrade), --lon east-west (about 20.4)"
@@ -275,11 +277,9 @@ class Review:
             groups = [[i for i in ids if i not in named], named]
             rule = f"sightings {named} to a new site"
         else:
-            radius = float(radius_m) if radius_m is not None else float(self.settings.get("radius_m", 25)) / 2
+            radius = float(radius_m) if radius_m is not None else SiteSettings.of(self.settings).radius_m / 2
             if not (math.isfinite(radius) and radius > 0):
                 raise ReviewError(f"--radius must be more than zero metres (got {radius_m})")
-            from hiljade.pipeline.sites import Point, cluster
-
             found = cluster([Point(m.id, m.lat, m.lon, m.precision_m) for m in members], radius)
             groups = [sorted(site.members) for site in found.sites]
             rule = f"regrouped within {radius:g} m"
@@ -344,10 +344,8 @@ class Review:
         s = Sighting.__table__
         site_id = self.conn.execute(select(s.c.site_id).where(s.c.id == sighting_id)).scalar_one()
         if site_id is None:
-            from hiljade.models.sites import assign_sites
-
             counts = assign_sites(self.conn, self.settings, self.now)
-            self.placements.append(getattr(counts, "summary", lambda: str(counts))())
+            self.placements.append(counts.summary())
             site_id = self.conn.execute(select(s.c.site_id).where(s.c.id == sighting_id)).scalar_one()
         return site_id
 
@@ -374,8 +372,6 @@ class Review:
                                  {"before": before, "after": _snap(self._site_row(verify), SITE_KEYS)}))
         ids = sorted({i for i in site_ids if i is not None})
         if ids:
-            from hiljade.models.sites import refresh_sites
-
             refresh_sites(self.conn, ids, self.settings, self.now)
 
     def _log(

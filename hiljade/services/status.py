@@ -1,12 +1,16 @@
-"""`hiljade status`: every feed's last run from the ledger, and what needs a human.
+"""`hiljade status` and `hiljade stats`: every feed's last run from the ledger, and what needs a human.
+
+One report (``Status``): post copies per source and server, the newest ledger row of every feed,
+the X budget, the geocoder, the run lock and the warnings. `hiljade status` shows it as a table
+with its warnings; `hiljade stats` is an older, shorter view of it (``stats_warnings``).
 
 Feeds are the ``harvest_runs`` ledger's (source, server, hashtag) triples (``hiljade.models.ledger
 .last_runs``), plus configured Mastodon feeds that never ran. Warnings, each with a ``kind``:
 
-- ``failed``: the newest run(s) of a feed failed (``stats.FAILED``), with how many in a row;
+- ``failed``: the newest run(s) of a feed failed (``FAILED``), with how many in a row;
 - ``empty``: a feed that answered but has never returned a post (a server that closed its
   public hashtag feeds often looks like this);
-- ``stuck``: a run still ``running`` long after it started (``stats.STALE_RUNNING``);
+- ``stuck``: a run still ``running`` long after it started (``STALE_RUNNING``);
 - ``silent``: no new post for ``sources.<source>.empty_feed_warning_days``;
 - ``overdue``: an enabled source not harvested for 4 intervals (at least 6 hours): is
   `hiljade run` or cron still running?;
@@ -20,19 +24,23 @@ Feeds are the ``harvest_runs`` ledger's (source, server, hashtag) triples (``hil
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from hiljade.config import Config, parse_duration
-from hiljade.models.ledger import last_runs
-from hiljade.models.runlock import Holder
+from hiljade.config import Config, normalize_api_url, parse_duration
+from hiljade.errors import ConfigError
+from hiljade.models.ledger import last_runs, twitter_reads_this_month
+from hiljade.models.posts import copies_per_server
+from hiljade.models.runlock import Holder, lock_holder
 from hiljade.models.schema import HarvestCursor, HarvestRun
-from hiljade.services.recheck import twitter_reads_this_month
-from hiljade.services.stats import FAILED, STALE_RUNNING
+from hiljade.models.store import Store
 
+FAILED = ("auth_error", "not_found", "rate_limited", "unavailable", "error")
+STALE_RUNNING = dt.timedelta(hours=6)
 SPECIAL = ("geocoder",)  # ledger sources that are not feeds
 OVERDUE_FACTOR = 4
 OVERDUE_MINIMUM = dt.timedelta(hours=6)
@@ -49,11 +57,16 @@ class Alert:
 
 @dataclass
 class Status:
+    """The report: feeds (with their cursor's newest post and failures in a row), the geocoder's
+    rows, the X budget, the lock and the warnings; ``posts`` and ``runs`` for `hiljade stats`."""
+
     feeds: list[dict[str, Any]] = field(default_factory=list)
     geocoder: list[dict[str, Any]] = field(default_factory=list)
     twitter: dict[str, Any] | None = None
     lock: Holder | None = None
     alerts: list[Alert] = field(default_factory=list)
+    posts: list[dict[str, Any]] = field(default_factory=list)  # post copies per (platform, server)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # the newest ledger row of every feed
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (times as ISO strings)."""
@@ -72,8 +85,8 @@ def collect_status(
     conn: Connection, config: Config, *, now: dt.datetime, lock: Holder | None = None
 ) -> Status:
     """The status of every feed, the X budget, the geocoder and the lock, with the warnings."""
-    status = Status(lock=lock)
     runs = last_runs(conn)
+    status = Status(lock=lock, posts=copies_per_server(conn), runs=runs)
     cursors = {
         (r.source, r.server, r.hashtag): r
         for r in conn.execute(select(HarvestCursor.__table__))
@@ -149,13 +162,13 @@ def _feed_alerts(run: dict[str, Any], config: Config, now: dt.datetime) -> list[
         return alerts
     if source == "mastodon" and run["server"] not in {s.url for s in config.mastodon_servers}:
         return alerts  # a server taken out of the configuration
-    days = section.get("empty_feed_warning_days", 30)
+    days = section["empty_feed_warning_days"]
     newest = run.get("last_post_at")
     if newest is not None and now - newest > dt.timedelta(days=days):
         alerts.append(Alert("silent", name, f"{name}: no new post for {(now - newest).days} days (since "
                                             f"{newest:%Y-%m-%d}; sources.{source}.empty_feed_warning_days is "
                                             f"{days}); check that the feed still answers"))
-    interval = dt.timedelta(seconds=parse_duration(section.get("interval", "15m")))
+    interval = dt.timedelta(seconds=parse_duration(section["interval"]))
     late = max(OVERDUE_FACTOR * interval, OVERDUE_MINIMUM)
     if now - run["started_at"] > late:
         alerts.append(Alert("overdue", name, f"{name}: not harvested since {run['started_at']:%Y-%m-%d %H:%M}"
@@ -171,15 +184,11 @@ def _twitter(
     used_before = conn.execute(select(t.c.id).where(t.c.source == "twitter").limit(1)).first()
     if not config.get("sources.twitter.enabled") and used_before is None:
         return None
-    server = str(config.get("sources.twitter.api_url", "")).rstrip("/")
-    try:
-        from hiljade.harvester.twitter import normalize_api_url
-
+    server = str(config.get("sources.twitter.api_url")).rstrip("/")
+    with contextlib.suppress(ConfigError):  # not an http(s) URL: the configured URL as written
         server = normalize_api_url(server)
-    except Exception:  # noqa: BLE001, S110 - without the X module, the configured URL as written
-        pass
-    cap = int(config.get("sources.twitter.monthly_cap", 0))
-    share = float(config.get("sources.twitter.cap_warning_share", 0.9))
+    cap = int(config.get("sources.twitter.monthly_cap"))
+    share = float(config.get("sources.twitter.cap_warning_share"))
     read = twitter_reads_this_month(conn, server, now)
     since = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
     info = {"read_this_month": read, "monthly_cap": cap, "warning_share": share, "since": since}
@@ -189,6 +198,35 @@ def _twitter(
                             f"X/Twitter: {read} of sources.twitter.monthly_cap={cap} posts read since "
                             f"{since:%Y-%m-%d} ({used}); harvesting stops at the cap until next month"))
     return info
+
+
+def status_report(config: Config, store: Store, *, now: dt.datetime | None = None) -> Status:
+    """The report of `hiljade status` and `hiljade stats`, with the run lock's holder."""
+    holder = lock_holder(config.database_url)
+    with store.connect() as conn:
+        return collect_status(conn, config, now=now or dt.datetime.now(dt.UTC), lock=holder)
+
+
+def stats_warnings(status: Status, *, now: dt.datetime, quiet_days: int) -> list[str]:
+    """The warnings of `hiljade stats`: failed, empty and stuck feeds, and feeds quiet for ``quiet_days``."""
+    last_post = {(f["source"], f["server"], f["hashtag"]): f.get("last_post_at") for f in status.feeds}
+    warnings = []
+    for run in status.runs:
+        name = f"{run['source']} {run['server']} #{run['hashtag']}"
+        state = run["status"]
+        if state in FAILED:
+            warnings.append(f"{name}: last run failed ({state}): {run['error_message']}")
+        elif state == "empty":
+            warnings.append(f"{name}: the tag feed returned nothing at all; is it public on that server?")
+        elif state == "running" and now - run["started_at"] > STALE_RUNNING:
+            warnings.append(f"{name}: a run started {run['started_at']:%Y-%m-%d %H:%M} never finished")
+        newest = last_post.get((run["source"], run["server"], run["hashtag"]))
+        if newest is not None and now - newest > dt.timedelta(days=quiet_days):
+            warnings.append(
+                f"{name}: no new post for {(now - newest).days} days (since {newest:%Y-%m-%d}); "
+                "check that the feed still answers"
+            )
+    return warnings
 
 
 COLUMNS = (

@@ -1,18 +1,23 @@
-"""Opening the configured store, creating it, and the pseudonym key."""
+"""Opening the configured store, creating it, the pseudonym key, and the run lock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from hiljade.config import Config
 from hiljade.models.posts import AuthorPolicy
+from hiljade.models.runlock import RunLock, run_lock
 from hiljade.models.store import Store
 from hiljade.privacy import ensure_secret, load_secret, secret_path
+
+__all__ = ["Store", "author_policy", "hold_run_lock", "init", "key_path", "open_store"]
 
 
 def open_store(config: Config, *, check: bool = True) -> Store:
     """The configured store; with ``check``, StoreError unless `hiljade init` has run."""
-    store = Store(config.database_url, busy_timeout_seconds=config.get("database.busy_timeout_seconds", 30))
+    store = Store(config.database_url, busy_timeout_seconds=config.get("database.busy_timeout_seconds"))
     if check:
         store.check_schema()
     return store
@@ -20,7 +25,7 @@ def open_store(config: Config, *, check: bool = True) -> Store:
 
 def key_path(config: Config) -> Path:
     """Where the generated pseudonym key lives."""
-    return secret_path(config.get("privacy.secret_file", ""), config.database_url)
+    return secret_path(config.get("privacy.secret_file"), config.database_url)
 
 
 def init(config: Config) -> tuple[Store, str | None, str, bool]:
@@ -37,3 +42,9 @@ def author_policy(config: Config) -> AuthorPolicy:
     )
 
 
+def hold_run_lock(
+    config: Config, command: str, *, wait: float, should_stop: Callable[[], bool] | None = None
+) -> AbstractContextManager[RunLock]:
+    """The run lock of the configured database for ``command`` (one writer at a time); LockBusy names
+    the holder when it is not free within ``wait`` seconds (or once ``should_stop`` says so)."""
+    return run_lock(config.database_url, command=command, wait=wait, should_stop=should_stop)

@@ -27,9 +27,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from tests.support.http import LocalServer, QuietHandler
 
 _KEPT_PARAMS = ("limit", "local", "remote", "only_media")  # what Mastodon keeps in its Link URLs
 
@@ -42,7 +43,7 @@ class FaultQueue(deque):
 
 
 class MastodonStandIn:
-    """A ThreadingHTTPServer speaking enough of the Mastodon API for harvesting tests."""
+    """A local server (tests.support.http) speaking enough of the Mastodon API for harvesting tests."""
 
     def __init__(self, statuses: list[dict[str, Any]], *, page_limit_default: int = 20,
                  page_limit_max: int = 40, rate_limit: int | None = 300, rate_window: float = 300.0,
@@ -64,26 +65,18 @@ class MastodonStandIn:
         self.stopping = threading.Event()
         for status in statuses:
             self.add(status)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.standin = self  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer(_Handler, standin=self)
+        self.url = self._server.url
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> MastodonStandIn:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def close(self) -> None:
         self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.close()
 
     def __enter__(self) -> MastodonStandIn:
         return self.start()
@@ -178,7 +171,7 @@ def _to_int(text: str) -> int:
         return 0
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     timeout = 10
     server_version = "MastodonStandIn/1.0"
@@ -186,9 +179,6 @@ class _Handler(BaseHTTPRequestHandler):
     @property
     def standin(self) -> MastodonStandIn:
         return self.server.standin  # type: ignore[attr-defined,no-any-return]
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-        pass
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         return email.utils.formatdate(self.standin.clock() if timestamp is None else timestamp, usegmt=True)

@@ -28,9 +28,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.support.http import LocalServer, QuietHandler
 
 TWITTER_EPOCH_MS = 1288834974657
 WINDOW = timedelta(days=7)
@@ -63,7 +64,7 @@ def invalid_request(parameter: str, value: str, message: str) -> dict[str, Any]:
 
 
 class TwitterStandIn:
-    """A ThreadingHTTPServer speaking enough of X API v2 for harvesting tests."""
+    """A local server (tests.support.http) speaking enough of X API v2 for harvesting tests."""
 
     def __init__(self, *, bearer_token: str = "test-bearer-token", rate_limit: int | None = 450,
                  rate_window: float = 900.0, clock: Callable[[], float] = time.time) -> None:
@@ -80,24 +81,16 @@ class TwitterStandIn:
         self._window: tuple[float, int] = (0.0, 0)
         self._lock = threading.Lock()
         self.stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.standin = self  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer(_Handler, standin=self)
+        self.url = self._server.url
 
     def __enter__(self) -> TwitterStandIn:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.close()
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -259,16 +252,13 @@ def _only(item: dict[str, Any], fields: set[str]) -> dict[str, Any]:
     return {k: copy.deepcopy(v) for k, v in item.items() if k in fields}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     timeout = 10
 
     @property
     def standin(self) -> TwitterStandIn:
         return self.server.standin  # type: ignore[attr-defined,no-any-return]
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
         try:

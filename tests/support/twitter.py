@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.twitter_server import TwitterStandIn, snowflake
+from tests.support.twitter_server import TwitterStandIn, snowflake
 
 
 def user(uid: str, username: str, description: str = "") -> dict[str, Any]:

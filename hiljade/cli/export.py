@@ -12,8 +12,8 @@ from typing import Any, TextIO
 
 import click
 
-from hiljade.cli import get_config, handle_errors, main, summary
-from hiljade.export.filters import ExportFilter, parse_bbox, parse_when
+from hiljade.cli.options import get_config, handle_errors, summary
+from hiljade.services.exports import ExportFilter, parse_bbox, parse_when, write_export
 from hiljade.services.store import open_store
 
 FORMATS = ("csv", "geojson", "osm", "jsonl")
@@ -81,26 +81,11 @@ def _opened(output: Path | None) -> Iterator[TextIO]:
         raise
 
 
-def _write(fmt: str, rows: Any, fields: tuple[str, ...], out: TextIO, *, excel: bool,
-           operator: str | None = None) -> int:
-    from hiljade.export.geojson import write_geojson
-    from hiljade.export.osm import write_osm
-    from hiljade.export.writers import write_csv, write_jsonl
-
-    if fmt == "csv":
-        return write_csv(rows, fields, out, excel=excel)
-    if fmt == "geojson":
-        return write_geojson(rows, fields, out)
-    if fmt == "osm":
-        return write_osm(rows, out, operator=operator)
-    return write_jsonl(rows, fields, out)
-
-
 def _run(ctx: click.Context, kind: str, fmt: str, output: Path | None, flt: ExportFilter, excel: bool,
-         rows_of: Callable[[Any], Any], fields: tuple[str, ...], note: str = "", **write: Any) -> None:
+         note: str = "", **write: Any) -> None:
     store = open_store(get_config(ctx))
-    with _opened(output) as out, store.connect() as conn:
-        count = _write(fmt, rows_of(conn), fields, out, excel=excel, **write)
+    with _opened(output) as out:
+        count = write_export(store, kind, fmt, out, flt, excel=excel, **write)
     described = flt.describe()
     summary(f"export: {count} {kind} as {fmt} to {output or 'stdout'}"
             f"{' (' + described + ')' if described else ''}{note}")
@@ -114,7 +99,7 @@ def _sites_only(fmt: str, kind: str) -> None:
         )
 
 
-@main.group()
+@click.group()
 def export() -> None:
     """Export data for partners and researchers (stdout unless -o); no author identity unless asked."""
 
@@ -127,11 +112,8 @@ def export() -> None:
 def export_sites(ctx: click.Context, fmt: str, output: Path | None, statuses: tuple[str, ...], since: Any,
                  until: Any, bbox: Any, min_reports: int | None, excel: bool, operator: str | None) -> None:
     """Camera sites with their reports and attributes (merged and rejected ones only with --status)."""
-    from hiljade.export.sites import SITE_FIELDS, site_rows
-
     flt = ExportFilter(statuses, since, until, bbox, min_reports)
-    _run(ctx, "sites", fmt, output, flt, excel, lambda conn: site_rows(conn, flt), SITE_FIELDS,
-         operator=operator)
+    _run(ctx, "sites", fmt, output, flt, excel, operator=operator)
 
 
 @export.command("sightings")
@@ -144,13 +126,10 @@ def export_sightings(ctx: click.Context, fmt: str, output: Path | None, statuses
                      until: Any, bbox: Any, min_reports: int | None, excel: bool, include_authors: bool,
                      candidates: bool) -> None:
     """Sightings: each post's chosen camera position (rejected ones only with --status)."""
-    from hiljade.export.sightings import sighting_fields, sighting_rows
-
     _sites_only(fmt, "sightings")
     flt = ExportFilter(statuses, since, until, bbox, min_reports)
-    _run(ctx, "sightings", fmt, output, flt, excel,
-         lambda conn: sighting_rows(conn, flt, include_authors=include_authors, candidates=candidates),
-         sighting_fields(include_authors), " with author pseudonyms" if include_authors else "")
+    _run(ctx, "sightings", fmt, output, flt, excel, " with author pseudonyms" if include_authors else "",
+         include_authors=include_authors, candidates=candidates)
 
 
 @export.command("posts")
@@ -161,10 +140,7 @@ def export_sightings(ctx: click.Context, fmt: str, output: Path | None, statuses
 def export_posts(ctx: click.Context, fmt: str, output: Path | None, statuses: tuple[str, ...], since: Any,
                  until: Any, bbox: Any, min_reports: int | None, excel: bool, include_authors: bool) -> None:
     """Posts with where they were placed (--status is the pipeline's outcome); deleted posts left out."""
-    from hiljade.export.posts import post_fields, post_rows
-
     _sites_only(fmt, "posts")
     flt = ExportFilter(statuses, since, until, bbox, min_reports)
-    _run(ctx, "posts", fmt, output, flt, excel,
-         lambda conn: post_rows(conn, flt, include_authors=include_authors),
-         post_fields(include_authors), " with author pseudonyms" if include_authors else "")
+    _run(ctx, "posts", fmt, output, flt, excel, " with author pseudonyms" if include_authors else "",
+         include_authors=include_authors)

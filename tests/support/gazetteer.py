@@ -4,16 +4,23 @@ Layout (lon, lat): Дечанска runs east along 44.8150 from 20.4600 to 20.4
 Македонска runs north along 20.4620; they cross at (20.4620, 44.8150). Кнеза Михаила (alt
 Кнез Михаилова) runs north from Дечанска's west end; Трг републике crosses it and Македонска
 at 44.8165; Седамнаестог октобра (17. октобра) crosses Дечанска at 20.4650. Two unrelated
-streets are both called Гочка, 5 km apart.
+streets are both called Гочка, 5 km apart. ``town_gazetteer`` and ``belgrade_gazetteer`` (the real
+files of ../shared) are built once and shared by the tests that need them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from shapely.geometry import box
+
+from hiljade.harvester.osm_files import read_area, read_osm_files
+from hiljade.pipeline.gazetteer import Gazetteer
+from hiljade.pipeline.gazetteer_build import build_gazetteer
 
 AREA = box(20.39, 44.79, 20.48, 44.84)
 DECANSKA_MAKEDONSKA = (44.8150, 20.4620)
@@ -181,3 +188,29 @@ def write_osm_xml(path: Path, ways: list[tuple[int, dict[str, str], list[tuple[f
         )
     path.write_text("\n".join(lines + ["</osm>"]), "utf-8")
     return path
+
+
+@functools.lru_cache(maxsize=1)
+def town_gazetteer(folder: str) -> Gazetteer:
+    """The town's gazetteer, built once per folder (the tests share it)."""
+    return build_gazetteer(read_osm_files(write_town(Path(folder))), area=AREA)
+
+
+@functools.lru_cache(maxsize=1)
+def belgrade_gazetteer(folder: Path) -> tuple[Gazetteer, float]:
+    """The gazetteer of the real Belgrade files in ../shared/data, and the seconds its build took."""
+    geo = folder / "belgrade_geo"
+    files = [
+        geo / n
+        for n in (
+            "derived_osm_named_ways_addresses_pois.geojson",
+            "osm_pt2matsim_belgrade_terazije.osm",
+            "esn_belgrade_street_relations.geojson",
+            "gdeziveti_belgrade_opstine_urban11_excerpt.geojson",
+            "esn_belgrade_streets_gender.csv",
+            "esn_belgrade_streets_other.csv",
+        )
+    ]
+    start = time.perf_counter()
+    gaz = build_gazetteer(read_osm_files(files), area=read_area(geo / "esn_belgrade_boundary.geojson"))
+    return gaz, time.perf_counter() - start

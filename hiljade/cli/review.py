@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 import json
 import sys
@@ -12,9 +11,10 @@ from typing import Any
 
 import click
 
-from hiljade.cli import get_config, handle_errors, main, summary
+from hiljade.cli.options import get_config, handle_errors, summary
 from hiljade.errors import ReviewError
-from hiljade.services.gazetteer import load_area
+from hiljade.services.review import reviewer_name
+from hiljade.services.review_queue import decide, render, sighting_view, waiting
 from hiljade.services.store import open_store
 
 SIGHTING_STATUSES = ("pending_review", "auto", "confirmed", "rejected")
@@ -43,18 +43,13 @@ def reviewer_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _decide(ctx: click.Context, reviewer: str | None, act: Callable[[Any], Any]) -> None:
     """Run one decision in one transaction and print its one-line summary."""
-    from hiljade.services.review import Review, reviewer_name
-
     config = get_config(ctx)
     name = reviewer_name(reviewer)
-    store = open_store(config)
-    area = load_area(config)
-    with store.transaction() as conn:
-        decision = act(Review(conn, name, config.get("sites"), dt.datetime.now(dt.UTC), area=area))
+    decision = decide(config, open_store(config), name, act)
     summary(f"review: {decision.message} (by {name})")
 
 
-@main.group()
+@click.group()
 def review() -> None:
     """Review doubtful locations and camera sites; every decision goes to the audit log (review_log)."""
 
@@ -67,11 +62,8 @@ def review() -> None:
 @handle_errors
 def review_list(ctx: click.Context, status: str, limit: int | None) -> None:
     """Sightings waiting for a reviewer: id, method, precision, matched text, the post's start."""
-    from hiljade.models.review_queue import queue
-
     store = open_store(get_config(ctx))
-    with store.connect() as conn:
-        items = queue(conn, status=status, limit=limit)
+    items = waiting(store, status=status, limit=limit)
     for item in items:
         mark = " " if item.chosen else "?"
         click.echo(
@@ -91,11 +83,8 @@ def review_list(ctx: click.Context, status: str, limit: int | None) -> None:
 @review_errors
 def review_show(ctx: click.Context, sighting_id: int, as_json: bool) -> None:
     """The post text, every candidate with its evidence, the chosen one, its site, and map links."""
-    from hiljade.models.review_queue import describe, render
-
     store = open_store(get_config(ctx))
-    with store.connect() as conn:
-        view = describe(conn, sighting_id)
+    view = sighting_view(store, sighting_id)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(view), ensure_ascii=False, default=str, indent=1))
     else:

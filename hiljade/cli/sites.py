@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
-from hiljade.cli import get_config, handle_errors, main, summary
+from hiljade.cli.options import get_config, handle_errors, summary
+from hiljade.services.sites import rebuild_stored_sites, update_stored_sites
 from hiljade.services.store import open_store
 
 
-@main.group()
+@click.group()
 def sites() -> None:
     """Camera sites: sightings of one camera location merged within `sites.radius_m` metres."""
 
@@ -20,12 +19,8 @@ def sites() -> None:
 @handle_errors
 def sites_update(ctx: click.Context) -> None:
     """Place every located sighting without a site: it joins the nearest site or starts one."""
-    from hiljade.models.sites import assign_sites
-
     config = get_config(ctx)
-    store = open_store(config)
-    with store.transaction() as conn:
-        counts = assign_sites(conn, config, dt.datetime.now(dt.UTC))
+    counts = update_stored_sites(open_store(config), config)
     summary(counts.summary("update"))
 
 
@@ -35,10 +30,6 @@ def sites_update(ctx: click.Context) -> None:
 def sites_recluster(ctx: click.Context) -> None:
     """Rebuild all sites from their sightings (after the radius or the data changed); sites a reviewer
     verified, rejected, merged or split are kept as they are."""
-    from hiljade.models.sites import recluster_sites
-
     config = get_config(ctx)
-    store = open_store(config)
-    with store.transaction() as conn:
-        counts = recluster_sites(conn, config, dt.datetime.now(dt.UTC))
+    counts = rebuild_stored_sites(open_store(config), config)
     summary(counts.summary("recluster"))

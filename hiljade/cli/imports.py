@@ -1,7 +1,7 @@
 """`hiljade import ...`: posts from files and archives (twarc JSONL; mail and photo folders).
 
 Each command is thin: it reads its input through a service and ends with a one-line summary on
-stderr. Importing this module registers the ``import`` group on ``main``.
+stderr.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from pathlib import Path
 
 import click
 
-from hiljade.cli import get_config, handle_errors, main, summary
+from hiljade.cli.options import get_config, handle_errors, summary
+from hiljade.services.imports import import_mail as run_mail_import
+from hiljade.services.imports import import_photos as run_photos_import
 from hiljade.services.imports import import_twarc as import_archive
-from hiljade.services.store import open_store
+from hiljade.services.store import author_policy, open_store
 
 
-@main.group("import")
+@click.group("import")
 def import_group() -> None:
     """Import posts from files: twarc archives, mail, photo folders."""
 
@@ -33,7 +35,7 @@ def import_twarc(ctx: click.Context, file: Path, show_bad: int) -> None:
     """Import tweets from twarc2 JSONL (raw API pages or flattened tweets; .gz too; - for stdin)."""
     config = get_config(ctx)
     store = open_store(config)
-    report = import_archive(config, store, file)
+    report = import_archive(store, author_policy(config), file)
     for problem in report.problems[:show_bad]:
         click.echo(f"bad line: {problem}", err=True)
     if len(report.problems) > show_bad:
@@ -52,10 +54,8 @@ def import_twarc(ctx: click.Context, file: Path, show_bad: int) -> None:
 @handle_errors
 def import_mail(ctx: click.Context, path: Path) -> None:
     """Import emailed reports from a maildir, an mbox or a folder of .eml files (photos: EXIF kept)."""
-    from hiljade.harvester.mail import import_mail as run_import
-
     config = get_config(ctx)
-    report = run_import(config, open_store(config), path)
+    report = run_mail_import(config, open_store(config), path)
     summary(report.summary())
     if report.unreadable and report.unreadable == report.items:
         sys.exit(1)
@@ -68,8 +68,6 @@ def import_mail(ctx: click.Context, path: Path) -> None:
 @handle_errors
 def import_photos(ctx: click.Context, directory: Path, author: str | None) -> None:
     """Import a folder of original photos (recursively), with sidecar .txt or captions.csv text."""
-    from hiljade.harvester.photos import import_photos as run_import
-
     config = get_config(ctx)
-    report = run_import(config, open_store(config), directory, author=author)
+    report = run_photos_import(config, open_store(config), directory, author=author)
     summary(report.summary())

@@ -10,24 +10,21 @@ from typing import Any
 
 import click
 
-from hiljade.cli import get_config, handle_errors, main, summary
-from hiljade.errors import ConfigError
+from hiljade.cli.options import area_option, command_lock, get_config, handle_errors, summary, wait_option
 from hiljade.records import Candidate
-from hiljade.services.gazetteer import build_gazetteer, load_area, stored_gazetteer
+from hiljade.services.gazetteer import (
+    build_gazetteer,
+    fetch_gazetteer,
+    load_area,
+    read_gazetteer,
+    stored_gazetteer,
+)
+from hiljade.services.locating import locate_text, photo_exif
 from hiljade.services.process import process_pending
 from hiljade.services.store import open_store
 
-# --area, the same on every command that needs the area polygon
-area_option = click.option(
-    "--area",
-    "area_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="GeoJSON polygon of the area (default: area.boundary from the config).",
-)
 
-
-@main.group()
+@click.group()
 def gazetteer() -> None:
     """The offline gazetteer of streets, squares, landmarks and addresses (from OpenStreetMap)."""
 
@@ -67,18 +64,8 @@ def gazetteer_build(ctx: click.Context, files: tuple[Path, ...], area_path: Path
 @handle_errors
 def gazetteer_fetch(ctx: click.Context, output: Path, area_path: Path | None) -> None:
     """Download the area's streets, places and addresses from the Overpass API, then build from them."""
-    from hiljade.harvester.overpass import check_overpass_file, fetch_overpass
-
     config = get_config(ctx)
-    store = open_store(config)
-    area = load_area(config, area_path)
-    if area is None:
-        raise ConfigError(["area.boundary: `gazetteer fetch` needs the area; set it or pass --area FILE"])
-    fetch_overpass(
-        area.bounds, url=config.get("gazetteer.overpass_url"), user_agent=config.get("user_agent"), out=output
-    )
-    elements = check_overpass_file(output)
-    build_id, built = build_gazetteer(config, store, [output], area_path=area_path)
+    elements, build_id, built = fetch_gazetteer(config, open_store(config), output, area_path=area_path)
     summary(
         f"gazetteer: fetched {elements} OSM elements to {output}; build {build_id} has "
         f"{sum(built.counts().values())} entries"
@@ -98,7 +85,7 @@ def candidate_dict(c: Candidate) -> dict[str, Any]:
     }
 
 
-@main.command()
+@click.command()
 @click.option("--text", default=None, help="Locate this one text instead of reading JSON lines from stdin.")
 @click.option(
     "--gazetteer",
@@ -114,12 +101,9 @@ def locate(
     ctx: click.Context, text: str | None, gazetteer_files: tuple[Path, ...], area_path: Path | None
 ) -> None:
     """Locate texts: JSON lines {"id", "text"} on stdin (or --text), one JSON answer per line on stdout."""
-    from hiljade.pipeline.gazetteer import build_gazetteer
-    from hiljade.pipeline.locate import locate as locate_text
-
     config = get_config(ctx)
     if gazetteer_files:
-        places = build_gazetteer(list(gazetteer_files), area=load_area(config, area_path))
+        places = read_gazetteer(list(gazetteer_files), area=load_area(config, area_path))
     else:
         _, places = stored_gazetteer(open_store(config))
     inputs = [{"id": None, "text": text}] if text is not None else _json_lines(sys.stdin)
@@ -169,51 +153,30 @@ def _json_lines(stream: Any) -> Any:
         yield {"id": item.get("id"), "text": text}
 
 
-@main.command("exif")
+@click.command("exif")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @handle_errors
 def exif_command(files: tuple[Path, ...]) -> None:
     """Print the GPS position, direction and time of photos, one JSON line per file."""
-    from hiljade.pipeline.exif import read_exif
-
     located = failed = 0
     for path in files:
-        if path.is_file():
-            result = read_exif(path, name=str(path)).as_dict()
-        else:
-            result = {
-                "file": str(path),
-                "lat": None,
-                "lon": None,
-                "altitude": None,
-                "direction": None,
-                "taken_at": None,
-                "error": "not a readable file",
-            }
+        result = photo_exif(path)
         located += result["lat"] is not None
         failed += result["error"] is not None
         click.echo(json.dumps(result, ensure_ascii=False))
     summary(f"exif: {len(files)} files, {located} with a position, {failed} unreadable")
 
 
-@main.command()
+@click.command()
 @click.option(
     "--reprocess", is_flag=True, help="Look at every post again (after a gazetteer or pipeline change)."
 )
 @click.option("--no-media", is_flag=True, help="Do not download images (no sha256, no EXIF).")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="SECONDS",
-    help="Wait up to SECONDS for another run's lock (default: scheduler.lock_timeout_seconds).",
-)
+@wait_option
 @click.pass_context
 @handle_errors
 def process(ctx: click.Context, reprocess: bool, no_media: bool, wait: float | None) -> None:
     """Locate the posts the current pipeline has not seen yet and store their sightings."""
-    from hiljade.cli_run import command_lock
-
     config = get_config(ctx)
     with command_lock(ctx, config, "process", wait):
         store = open_store(config)

@@ -1,0 +1,42 @@
+"""`hiljade recheck`: ask the platforms whether stored posts still exist."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from hiljade.cli.options import get_config, handle_errors, lock_wait, summary, wait_option
+from hiljade.config import parse_duration
+from hiljade.services.recheck import Rechecker, checkers_from_config
+from hiljade.services.store import author_policy, hold_run_lock, open_store
+
+
+@click.command("recheck")
+@click.option("--max-batches", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stop after this many batches (0: every post that is due).")
+@wait_option
+@click.pass_context
+@handle_errors
+def recheck_command(ctx: click.Context, max_batches: int, wait: float | None) -> None:
+    """Ask the platforms whether stored posts still exist: erase deleted ones, update edited ones."""
+    config = get_config(ctx)
+    store = open_store(config)
+    checkers, notes = checkers_from_config(config, store)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    rechecker = Rechecker(
+        store,
+        author_policy(config),
+        checkers,
+        batch_size=config.get("recheck.batch_size"),
+        min_age=dt.timedelta(seconds=parse_duration(config.get("recheck.min_age"))),
+        every=dt.timedelta(seconds=parse_duration(config.get("recheck.every"))),
+        lock=lambda: hold_run_lock(config, "recheck", wait=lock_wait(config, wait)),
+    )
+    report = rechecker.run(max_batches=max_batches)
+    if report.busy:
+        done = "nothing was written" if not report.batches else f"stopped after {report.batches} batches"
+        summary(f"recheck: {report.busy}; {done}")
+        return
+    summary(report.summary())

@@ -1,0 +1,317 @@
+"""Candidate positions from the names found: addresses, intersections, squares and landmarks, streets.
+
+A house number after a street -> address; two streets of one sentence that meet -> intersection;
+a landmark or square -> its point; a street alone -> a point on it, for review. Each ``Draft``
+carries its evidence and doubts; ``geoparser.judge`` orders them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from hiljade.pipeline.gazetteer import Gazetteer
+from hiljade.pipeline.geoparser_lexicon import (
+    CORNER_WORDS,
+    COUNT_AFTER,
+    JOIN_MARKS,
+    JOIN_WORDS,
+    NUMBER_AFTER,
+    NUMBER_ALONE,
+)
+from hiljade.pipeline.geoparser_mentions import Mention
+from hiljade.pipeline.normalize import Token, folds, keys
+from hiljade.pipeline.numerals import housenumber_keys
+from hiljade.pipeline.scripts import fold
+
+LARGE_M = 150.0  # a square or landmark reaching further than this is no position without review
+
+
+@dataclass
+class Draft:
+    """A candidate while it is built and judged: its position, the entries behind it, its evidence."""
+
+    method: str
+    lat: float
+    lon: float
+    precision: float
+    span: tuple[int, int]
+    source: str
+    eids: list[int]
+    evidence: dict[str, Any]
+    confidence: float = 0.9
+
+    @property
+    def auto(self) -> bool:
+        """Sure enough to accept without review: not a street alone, no doubts."""
+        return self.method != "street" and not self.evidence["doubts"]
+
+
+def _span(tokens: list[Token], *ms: Mention) -> tuple[int, int]:
+    return tokens[min(m.i for m in ms)].start, tokens[max(m.j for m in ms) - 1].end
+
+
+def _evidence(m: Mention, gaz: Gazetteer, eid: int, **extra: Any) -> dict[str, Any]:
+    """What matched: the entry, the variant of its name and the tag that variant came from."""
+    variant, tag = max(  # the spelling of the name closest to the one in the post
+        ((v, t) for e, v, t in m.group.members if e == eid),
+        key=lambda vt: (
+            sum(a == b for a, b in zip(m.written, folds(vt[0]), strict=False)),
+            any("\u0400" <= ch <= "\u04ff" for ch in vt[0]) == m.cyrillic,
+        ),
+        default=("", ""),
+    )
+    entry = gaz.entries[eid]
+    ev: dict[str, Any] = {
+        "entry": entry.name,
+        "kind": entry.kind,
+        "variant": variant,
+        "tag": tag,
+        "doubts": list(m.doubts) + (["one wrong letter"] if m.typo else []),
+    }
+    ev.update(extra)
+    return ev
+
+
+def address_drafts(
+    places: list[Mention],
+    tokens: list[Token],
+    text: str,
+    gaz: Gazetteer,
+    used: set[int],
+    claimed: list[tuple[int, int]],
+) -> list[Draft]:
+    """A street with a house number after it, or a lone "broj N" paired with the nearest street."""
+    streets = [m for m in places if gaz.addresses.get(m.group.keys) or "street" in m.kinds]
+    numbers: dict[int, tuple[Mention, str, tuple[int, int]]] = {}
+    for m in streets:
+        hit = NUMBER_AFTER.match(text, tokens[m.j - 1].end)
+        if not hit or any(s <= hit.start(1) < e for s, e in claimed):
+            continue  # "Boze Baucala 5. kozarske": the number starts the next name
+        after = re.match(r"\s*(\w*)", text[hit.end() : hit.end() + 20])
+        if not (hit.group(2) or hit.group(3)) and (
+            fold(after.group(1)) in COUNT_AFTER or text[hit.end() : hit.end() + 1] in ("-", ":", "%")
+        ):
+            continue  # "Dečanska 3 kamere", "na 200 metara", "u 7:30"
+        number = (
+            hit.group(1)
+            + (hit.group(2) or "")
+            + ("/" + hit.group(3) if hit.group(3) else "")
+            + ("-" + hit.group(4) if hit.group(4) else "")
+        )
+        numbers[id(m)] = (m, number, (tokens[m.i].start, hit.end()))
+    for hit in NUMBER_ALONE.finditer(text):
+        if any(s <= hit.start(1) < e for _, _, (s, e) in numbers.values()):
+            continue
+        free = [m for m in streets if id(m) not in numbers]
+        sentence = next((t.sentence for t in tokens if t.end > hit.start()), tokens[-1].sentence)
+        pool = [m for m in free if tokens[m.i].sentence == sentence]
+        pool = pool or (free if len({m.group.keys for m in streets}) == 1 else [])
+        if pool:
+            m = min(
+                pool,
+                key=lambda x: min(abs(tokens[x.i].start - hit.end()), abs(hit.start() - tokens[x.j - 1].end)),
+            )
+            span = (min(tokens[m.i].start, hit.start()), max(tokens[m.j - 1].end, hit.end()))
+            numbers[id(m)] = (m, hit.group(1) + (hit.group(2) or ""), span)
+    out = []
+    for m, number, span in numbers.values():
+        street_keys = {m.group.keys} | {
+            keys(v) for e, _, _ in m.group.members for v in gaz.entries[e].variants
+        }
+        wanted = housenumber_keys(number)
+        for exact, hn in ((True, wanted[0]), (False, wanted[-1])):
+            eids = sorted({e for k in street_keys for e in gaz.addresses.get(k, {}).get(hn, ())})
+            if not eids:
+                continue
+            entry = gaz.entries[eids[0]]
+            ev = {
+                "entry": entry.name,
+                "kind": "address",
+                "housenumber": number,
+                "variant": text[tokens[m.i].start : tokens[m.j - 1].end],
+                "doubts": list(m.doubts)
+                + (["one wrong letter"] if m.typo else [])
+                + ([] if exact else [f"no house number {number}; {entry.properties['housenumber']} used"]),
+            }
+            out.append(
+                Draft(
+                    "address",
+                    *entry.point,
+                    20.0 if exact else 40.0,
+                    span,
+                    f"address:{entry.name}",
+                    eids[:1],
+                    ev,
+                    0.95,
+                )
+            )
+            used.add(id(m))
+            break
+        else:
+            m.doubts.append(f"house number {number} is not in the data")
+    return out
+
+
+def intersection_drafts(
+    places: list[Mention], tokens: list[Token], text: str, gaz: Gazetteer, used: set[int]
+) -> list[Draft]:
+    """Two streets of one sentence that meet; a corner word between them makes it sure."""
+    out: list[Draft] = []
+    streets = [m for m in places if "street" in m.kinds]
+    for n, a in enumerate(streets):
+        for b in streets[n + 1 :]:
+            if tokens[a.i].sentence != tokens[b.i].sentence or a.group is b.group:
+                continue
+            pairs = [
+                (x, y, gaz.intersections.get(frozenset((x, y))))
+                for x in a.kinds["street"]
+                for y in b.kinds["street"]
+            ]
+            pairs = [p for p in pairs if p[2] is not None]
+            cue = _cue(tokens, text, a, b)
+            if not pairs or cue is None or (not cue and "weak" in (a.role, b.role)):
+                continue
+            for x, y, eid in pairs:
+                entry = gaz.entries[eid]
+                pts = list(getattr(entry.geometry, "geoms", [entry.geometry]))
+                centre = entry.geometry.centroid if len(pts) > 1 else pts[0]
+                pt = min(pts, key=centre.distance)
+                ev_a, ev_b = _evidence(a, gaz, x), _evidence(b, gaz, y)
+                doubts = ev_a.pop("doubts") + ev_b.pop("doubts")
+                doubts += [f"the streets meet at {len(pts)} places"] if len(pts) > 1 else []
+                doubts += ["several streets carry these names"] if len(pairs) > 1 else []
+                doubts += [] if cue else ["no corner word between the names"]
+                ev = {
+                    "entry": entry.name,
+                    "kind": "intersection",
+                    "cue": cue,
+                    "streets": [ev_a, ev_b],
+                    "doubts": doubts,
+                }
+                out.append(
+                    Draft(
+                        "intersection",
+                        pt.y,
+                        pt.x,
+                        30.0 if len(pts) == 1 else 60.0,
+                        _span(tokens, a, b),
+                        f"intersection:{entry.name}",
+                        [eid],
+                        ev,
+                    )
+                )
+            used.update((id(a), id(b)))
+    return out
+
+
+def _cue(tokens: list[Token], text: str, a: Mention, b: Mention) -> str | None:
+    """The corner word joining two street names; "" when they only share a sentence; None when
+    they are not joined (far apart, or a list: "u X i u Y")."""
+    gap_raw = text[tokens[a.j - 1].end : tokens[b.i].start].strip()
+    gap = [t.fold for t in tokens[a.j : b.i]]
+    if not gap and gap_raw in JOIN_MARKS:
+        return gap_raw
+    if len(gap) > 6 or ("i" in gap and gap[gap.index("i") + 1 : gap.index("i") + 2] in (["u"], ["na"])):
+        return None
+    around = [t.fold for t in tokens[max(0, a.i - 3) : a.i]] + gap + [t.fold for t in tokens[b.j : b.j + 2]]
+    corner = next((w for w in around if w in CORNER_WORDS), None)
+    if corner:
+        return corner
+    if gap == ["i"] and tokens[a.j - 1].fold.endswith("oj") and tokens[b.j - 1].fold.endswith("oj"):
+        return ""  # "u Gočkoj i Tuzlanskoj": two streets, or their corner
+    if gap and all(w in JOIN_WORDS for w in gap) and set(gap) - {"na", "od", "za", "ulice", "ulica", "ul"}:
+        return " ".join(gap)
+    return ""
+
+
+def point_drafts(places: list[Mention], tokens: list[Token], gaz: Gazetteer, used: set[int]) -> list[Draft]:
+    """Squares and landmarks named in the post; a one-word landmark name needs support."""
+    out: list[Draft] = []
+    for m in places:
+        if id(m) in used or m.role != "place" or not ({"square", "landmark"} & m.kinds.keys()):
+            continue
+        if "street" in m.kinds and any(d.startswith("house number") for d in m.doubts):
+            continue  # "Terazije 34": a house we do not know is somewhere on the street
+        if "square" in m.kinds:
+            eids, method = m.kinds["square"], "square"
+        elif "street" not in m.kinds:  # bus stops are named after the place they serve
+            eids = [e for e in m.kinds["landmark"] if not gaz.entries[e].properties.get("stop")]
+            eids, method = eids or m.kinds["landmark"], "landmark"
+        else:
+            continue
+        clusters: list[list[int]] = []  # namesakes within 100 m are one place (two bars of one pub)
+        for eid in eids:
+            home = next(
+                (c for c in clusters if gaz.distance_to(c[0], *gaz.entries[eid].point) <= 100.0), None
+            )
+            home.append(eid) if home is not None else clusters.append([eid])
+        for cluster in clusters:
+            entry = gaz.entries[cluster[0]]
+            ev = _evidence(m, gaz, cluster[0], same_name_nearby=len(cluster))
+            if method == "landmark" and (m.group.weak or ev["doubts"]):
+                ev["support"] = _support(m, cluster[0], places, gaz)
+                if not ev["support"]:
+                    continue  # "Lilly", "Pizza": a shop name alone is not a place
+            reach = float(entry.properties.get("reach_m", 0.0))
+            ev["doubts"] += (
+                [f"a large place, {reach:.0f} m from its centre to its edge"] if reach > LARGE_M else []
+            )
+            out.append(
+                Draft(
+                    method,
+                    *entry.point,
+                    max(25.0, reach),
+                    _span(tokens, m),
+                    f"{method}:{entry.name}",
+                    cluster,
+                    ev,
+                )
+            )
+        used.add(id(m))
+    return out
+
+
+def _support(m: Mention, eid: int, places: list[Mention], gaz: Gazetteer) -> str:
+    """Why a one-word landmark name is believed: its street is named too, or a longer name of it."""
+    entry = gaz.entries[eid]
+    street = entry.properties.get("tags", {}).get("addr:street")
+    for s in places:
+        if s is m or s.role != "place":
+            continue
+        if eid in {e for e, _, _ in s.group.members} and not s.group.weak:
+            return f"also named {s.group.members[0][1]}"
+        if street and keys(street) in {keys(v) for _, v, _ in s.group.members}:
+            return f"on {street}"
+        near = [e for e in s.kinds.get("street", []) if gaz.distance_to(e, *entry.point) <= 60.0]
+        if near:
+            return f"next to {gaz.entries[near[0]].name}"
+    return ""
+
+
+def street_drafts(places: list[Mention], tokens: list[Token], gaz: Gazetteer, used: set[int]) -> list[Draft]:
+    """A street named alone: a point in the middle of it, never accepted without review."""
+    out: list[Draft] = []
+    for m in places:
+        if id(m) in used or m.role != "place" or "street" not in m.kinds:
+            continue
+        for eid in m.kinds["street"]:
+            entry = gaz.entries[eid]
+            ev = _evidence(m, gaz, eid)
+            ev["doubts"] += (
+                ["several streets carry this name"] if entry.properties.get("same_name", 1) > 1 else []
+            )
+            out.append(
+                Draft(
+                    "street",
+                    *entry.point,
+                    max(25.0, float(entry.properties.get("length_m", 0.0)) / 2),
+                    _span(tokens, m),
+                    f"street:{entry.name}",
+                    [eid],
+                    ev,
+                    0.5,
+                )
+            )
+    return out
