@@ -190,6 +190,20 @@ def test_empty_feed_is_reported(tmp_path: Path, sqlite_url: str) -> None:
     assert code == 1 and "returned nothing" in err
 
 
+def test_a_feed_empty_at_first_is_read_again_when_posts_arrive(
+    tmp_path: Path, sqlite_url: str, statuses: list[dict]
+) -> None:
+    with MastodonStandIn([]) as server:
+        config = write_config(tmp_path, sqlite_url, [server.url])
+        cli(config, "init")
+        assert cli(config, "harvest")[0] == 0
+        for status in statuses:
+            server.add(status)
+        code, _, err = cli(config, "harvest")
+        assert code == 0, err
+    assert {row[0] for row in snapshot(config)["posts"]} == expected(statuses)
+
+
 def test_faults_are_retried_and_waited_out(tmp_path: Path, db_url: str, statuses: list[dict]) -> None:
     with MastodonStandIn(statuses) as server:
         config = write_config(tmp_path, db_url, [server.url], sources__mastodon__max_retries=4)

@@ -48,7 +48,8 @@ class MastodonPaging:
 
     def read(self, store: Store, feed: Feed, cursor: Cursor, now: dt.datetime) -> Step | End:
         client: MastodonSource = feed.client
-        if not cursor.backfill_done:
+        if not cursor.backfill_done or cursor.newest_id is None:
+            # a feed found empty so far is read from its newest post again, not forward from nothing
             page = client.tag_page(feed.hashtag, max_id=cursor.backfill_max_id, limit=self.page_limit)
             if not page.ids:
                 cursor = cursor.moved(backfill_done=True, backfill_max_id=None)
@@ -61,8 +62,6 @@ class MastodonPaging:
             )
             keep = tuple(p for p in page.posts if p.created_at >= self.since)
             return _mastodon_step(page, cursor, keep, done=False)
-        if cursor.newest_id is None:
-            return self.outcome(feed, cursor)  # the backfill found the feed empty: nothing to page from
         page = client.tag_page(feed.hashtag, min_id=cursor.newest_id, limit=self.page_limit)
         if not page.ids:
             return _mastodon_step(page, cursor, (), done=True)
