@@ -36,10 +36,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from hiljade.config import Config, parse_duration
 from hiljade.errors import ConfigError, HiljadeError, LockBusy
+from hiljade.services.checkers import checkers_from_config
 from hiljade.services.feeds import SOURCES, Feed, HarvestSource
 from hiljade.services.process import process_pending
-from hiljade.services.recheck import Rechecker, checkers_from_config
-from hiljade.services.store import Store, author_policy, hold_run_lock
+from hiljade.services.recheck import rechecker_from_config
+from hiljade.services.store import Store, hold_run_lock
 
 log = logging.getLogger("hiljade.run")
 
@@ -90,15 +91,9 @@ def daemon_jobs(config: Config, store: Store) -> list[Source]:
 
     def recheck(should_stop: Callable[[], bool]) -> Any:
         checkers, _ = checkers_from_config(config, store)
-        rechecker = Rechecker(
-            store,
-            author_policy(config),
-            checkers,
-            batch_size=config.get("recheck.batch_size"),
-            min_age=dt.timedelta(seconds=parse_duration(config.get("recheck.min_age"))),
-            every=dt.timedelta(seconds=parse_duration(config.get("recheck.every"))),
+        rechecker = rechecker_from_config(
+            config, store, checkers, should_stop=should_stop,
             lock=lambda: hold_run_lock(config, "run recheck", wait=wait, should_stop=should_stop),
-            should_stop=should_stop,
         )
         report = rechecker.run()
         if report.busy:

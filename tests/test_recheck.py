@@ -19,7 +19,7 @@ from hiljade.errors import SourceAuthError
 from hiljade.harvester.geocoder import cache_key
 from hiljade.harvester.mastodon import MastodonSource
 from hiljade.models.erasure import erase_post, scrub_text
-from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
+from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run, twitter_reads_this_month
 from hiljade.models.posts import ERASED, NEW, save_post
 from hiljade.models.schema import (
     Author,
@@ -33,8 +33,7 @@ from hiljade.models.schema import (
     Sighting,
 )
 from hiljade.records import AuthorRecord, PostRecord
-from hiljade.services.process import geocode_query, geocoder_cache_prefix
-from hiljade.services.recheck import (
+from hiljade.services.checkers import (
     DELETED,
     PRESENT,
     UNCHECKED,
@@ -42,10 +41,10 @@ from hiljade.services.recheck import (
     LookupChecker,
     MastodonChecker,
     PostRef,
-    Rechecker,
     pick_copy,
-    twitter_reads_this_month,
 )
+from hiljade.services.process import geocode_query, geocoder_cache_prefix
+from hiljade.services.recheck import Rechecker
 from hiljade.services.store import author_policy, open_store
 from tests.support.cli import cli
 from tests.support.config import write_config

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
 from hiljade.cli.options import get_config, handle_errors, lock_wait, summary, wait_option
-from hiljade.config import parse_duration
-from hiljade.services.recheck import Rechecker, checkers_from_config
-from hiljade.services.store import author_policy, hold_run_lock, open_store
+from hiljade.services.checkers import checkers_from_config
+from hiljade.services.recheck import rechecker_from_config
+from hiljade.services.store import hold_run_lock, open_store
 
 
 @click.command("recheck")
@@ -25,14 +23,8 @@ def recheck_command(ctx: click.Context, max_batches: int, wait: float | None) ->
     checkers, notes = checkers_from_config(config, store)
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    rechecker = Rechecker(
-        store,
-        author_policy(config),
-        checkers,
-        batch_size=config.get("recheck.batch_size"),
-        min_age=dt.timedelta(seconds=parse_duration(config.get("recheck.min_age"))),
-        every=dt.timedelta(seconds=parse_duration(config.get("recheck.every"))),
-        lock=lambda: hold_run_lock(config, "recheck", wait=lock_wait(config, wait)),
+    rechecker = rechecker_from_config(
+        config, store, checkers, lock=lambda: hold_run_lock(config, "recheck", wait=lock_wait(config, wait))
     )
     report = rechecker.run(max_batches=max_batches)
     if report.busy:

@@ -23,158 +23,28 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any
 
 from sqlalchemy import Connection, or_, select, update
 
-from hiljade.errors import ConfigError, LockBusy, SourceError
+from hiljade.config import Config, parse_duration
+from hiljade.errors import LockBusy
 from hiljade.models.erasure import erase_post
-from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run, twitter_reads_this_month
+from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
 from hiljade.models.posts import UPDATED, AuthorPolicy, save_post
 from hiljade.models.schema import Post, PostCopy
 from hiljade.models.store import Store
-from hiljade.records import PostRecord
-from hiljade.services.feeds import mastodon_feeds, twitter_feeds
-from hiljade.services.harvest import failure_status, utcnow
+from hiljade.services.checkers import DELETED, UNCHECKED, Check, Checker, PostRef
+from hiljade.services.harvest import utcnow
 from hiljade.services.process import geocoder_cache_prefix
+from hiljade.services.store import author_policy
 
 log = logging.getLogger(__name__)
 SOURCE = "recheck"
-PRESENT, DELETED, UNCHECKED = "present", "deleted", "unchecked"
-
-
-@dataclass(frozen=True)
-class PostRef:
-    """A stored post to recheck and every (server, native id) it was seen through."""
-
-    post_id: int
-    platform: str
-    uri: str
-    copies: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class Check:
-    """What the platform said about one post."""
-
-    post_id: int
-    server: str  # where it was asked ("" when there was nowhere to ask)
-    outcome: str  # PRESENT, DELETED or UNCHECKED
-    record: PostRecord | None = None
-    reason: str = ""  # why DELETED or UNCHECKED
-    kind: str = ""  # UNCHECKED: the failure family (auth_error, unavailable, rate_limited, error ...)
-    requests: int = 0
-
-
-class Checker(Protocol):
-    """Asks one platform about a batch of its posts; one Check per ref, never raises SourceError."""
-
-    def check(self, refs: Sequence[PostRef]) -> list[Check]: ...
-
-
-def pick_copy(ref: PostRef) -> tuple[str, str] | None:
-    """The copy to ask: the post's home server when we saw it there, else the first copy seen."""
-    home = urlsplit(ref.uri).hostname
-    for server, native_id in ref.copies:
-        if urlsplit(server).hostname == home:
-            return server, native_id
-    return ref.copies[0] if ref.copies else None
-
-
-class MastodonChecker:
-    """``GET /api/v1/statuses/:id`` on one of the post's servers (``MastodonSource.status``)."""
-
-    def __init__(self, client_for: Callable[[str], Any]) -> None:
-        self.client_for = client_for
-        self._clients: dict[str, Any] = {}
-        self._alive: dict[str, bool] = {}
-
-    def _trusted(self, server: str, client: Any) -> bool:
-        """Whether ``server``'s 404s mean deletions: asked once per server and run."""
-        if server not in self._alive:
-            self._alive[server] = client.speaks_mastodon()
-        return self._alive[server]
-
-    def check(self, refs: Sequence[PostRef]) -> list[Check]:
-        out = []
-        for ref in refs:
-            chosen = pick_copy(ref)
-            if chosen is None:
-                out.append(Check(ref.post_id, "", UNCHECKED, reason="no copy to ask", kind="error"))
-                continue
-            server, native_id = chosen
-            if server not in self._clients:
-                self._clients[server] = self.client_for(server)
-            client = self._clients[server]
-            before = client.total_requests
-            try:
-                record = client.status(native_id)
-            except SourceError as exc:
-                out.append(Check(ref.post_id, server, UNCHECKED, reason=str(exc), kind=failure_status(exc),
-                                 requests=client.total_requests - before))
-                continue
-            spent = client.total_requests - before
-            if record is None and not self._trusted(server, client):
-                reason = f"{server} no longer answers as a Mastodon API server; its 404 is no deletion"
-                out.append(
-                    Check(ref.post_id, server, UNCHECKED, kind="not_found", requests=spent, reason=reason)
-                )
-            elif record is None:
-                out.append(Check(ref.post_id, server, DELETED, reason=f"{server} answers 404/410 for it",
-                                 requests=spent))
-            else:
-                out.append(Check(ref.post_id, server, PRESENT, record=record, requests=spent))
-        return out
-
-
-class LookupChecker:
-    """A batch lookup ``ids -> {id: record, or None when deleted}`` (X/Twitter); an id missing from
-    the answer could not be checked, a SourceError leaves the whole batch unchecked."""
-
-    def __init__(self, source: Any, server: str, *, budget: Callable[[], int] | None = None) -> None:
-        self.source = source
-        self.server = server
-        self.budget = budget  # posts the platform still lets us read (X counts lookups in its cap)
-
-    def check(self, refs: Sequence[PostRef]) -> list[Check]:
-        wanted = {ref.post_id: pick_copy(ref) for ref in refs}
-        ids = [c[1] for c in wanted.values() if c is not None]
-        before = getattr(self.source, "total_requests", 0)
-        found: Mapping[str, PostRecord | None] = {}
-        error: SourceError | None = None
-        left = self.budget() if self.budget is not None and ids else None
-        if left is not None and left < len(ids):
-            error = SourceError(f"{self.server}: {left} posts left in this month's budget, "
-                                f"{len(ids)} to look up; next month", kind="budget_exhausted")
-        elif ids:
-            try:
-                found = self.source.lookup(ids)
-            except SourceError as exc:
-                error = exc
-        spent = getattr(self.source, "total_requests", 0) - before
-        out = []
-        for ref in refs:
-            chosen = wanted[ref.post_id]
-            cost, spent = spent, 0  # the batch's requests are booked on its first check
-            if chosen is None or error is not None or chosen[1] not in found:
-                reason = str(error) if error else "not in the answer (withheld, protected or no copy)"
-                kind = "error" if error is None else failure_status(error)
-                if error is not None and error.kind == "budget_exhausted":
-                    kind = error.kind
-                out.append(Check(ref.post_id, self.server, UNCHECKED, reason=reason, kind=kind,
-                                 requests=cost))
-            elif found[chosen[1]] is None:
-                out.append(Check(ref.post_id, self.server, DELETED, reason="the API says it does not exist",
-                                 requests=cost))
-            else:
-                out.append(Check(ref.post_id, self.server, PRESENT, record=found[chosen[1]], requests=cost))
-        return out
 
 
 @dataclass
@@ -365,30 +235,22 @@ def _refs(conn: Connection, ids: Sequence[int], due: Any) -> list[PostRef]:
     return sorted(refs, key=lambda r: order[r.post_id])
 
 
-def checkers_from_config(
-    config: Any, store: Store, *, sleep: Callable[[float], None] | None = None
-) -> tuple[dict[str, Checker], list[str]]:
-    """The checkers this configuration allows, and a note for each platform left out."""
-    pause = sleep or time.sleep
-    def mastodon_client(server: str) -> Any:
-        return mastodon_feeds(config, server=server, sleep=pause)[0].client
-
-    checkers: dict[str, Checker] = {"mastodon": MastodonChecker(mastodon_client)}
-    notes = []
-    if config.get("sources.twitter.enabled"):
-        try:
-            client = twitter_feeds(config, sleep=pause)[0].client
-            cap = int(config.get("sources.twitter.monthly_cap"))
-
-            def budget() -> int:
-                with store.connect() as conn:
-                    return cap - twitter_reads_this_month(conn, client.server, utcnow())
-
-            checkers["twitter"] = LookupChecker(client, client.server, budget=budget)
-        except ConfigError as exc:
-            notes.append(f"X/Twitter posts are not rechecked: {exc}")
-    else:
-        notes.append("X/Twitter posts are not rechecked: sources.twitter.enabled is false")
-    for note in notes:
-        log.info(note)
-    return checkers, notes
+def rechecker_from_config(
+    config: Config,
+    store: Store,
+    checkers: Mapping[str, Checker],
+    *,
+    lock: Callable[[], contextlib.AbstractContextManager[Any]],
+    should_stop: Callable[[], bool] | None = None,
+) -> Rechecker:
+    """A Rechecker with the `recheck` settings: batch size, minimum age, how often a post is asked."""
+    return Rechecker(
+        store,
+        author_policy(config),
+        checkers,
+        batch_size=config.get("recheck.batch_size"),
+        min_age=dt.timedelta(seconds=parse_duration(config.get("recheck.min_age"))),
+        every=dt.timedelta(seconds=parse_duration(config.get("recheck.every"))),
+        lock=lock,
+        should_stop=should_stop,
+    )
