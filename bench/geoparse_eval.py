@@ -1,7 +1,9 @@
 """Geoparser benchmark: build the gazetteer, run ``locate`` over the dev set, score it, time it.
 
 Usage: python bench/geoparse_eval.py [DATA_FILES_OR_DIR ...] [--eval PATH] [--out DIR] [--posts N]
-Defaults: ../shared/data/belgrade_geo and ../shared/eval/geoparse-dev.jsonl next to the repo.
+       [--local-names FILE_OR_NAME ...]
+Defaults: ../shared/data/belgrade_geo and ../shared/eval/geoparse-dev.jsonl next to the repo, and the
+local names hiljade ships for Belgrade (``--local-names`` with nothing after it: none).
 Writes predictions to a temporary directory (never into shared/) and prints the scorer's table,
 the gazetteer build time and peak memory, and posts/second of ``locate`` over N texts.
 """
@@ -22,13 +24,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hiljade.harvester.osm_files import read_area, read_osm_files  # noqa: E402
+from hiljade.harvester.osm_files import read_area, read_local_names, read_osm_files  # noqa: E402
 from hiljade.pipeline.gazetteer import Gazetteer  # noqa: E402
 from hiljade.pipeline.gazetteer_build import build_gazetteer  # noqa: E402
+from hiljade.pipeline.local_names import add_local_names  # noqa: E402
 from hiljade.pipeline.locate import locate  # noqa: E402
 
 SHARED = REPO.parent / "shared"
-DATA_SUFFIXES = (".geojson", ".osm", ".osm.pbf", ".pbf", ".csv")
+DATA_SUFFIXES = (".geojson", ".osm", ".osm.pbf", ".pbf", ".csv", ".txt")
 BOUNDARY_HINT = "boundary"
 
 
@@ -77,11 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="folder for predictions (default: a new temp folder)")
     ap.add_argument("--posts", type=int, default=100_000, help="texts for the speed test (0: skip)")
     ap.add_argument("--workers", type=int, default=2, help="processes for the second speed test")
+    ap.add_argument(
+        "--local-names", nargs="*", default=["belgrade"], help="local-names files (default: belgrade)"
+    )
     args = ap.parse_args(argv)
     files, boundary = data_files(args.data)
     t0 = time.perf_counter()
     area = read_area(boundary) if boundary else None
-    gaz = build_gazetteer(read_osm_files(files), area=area)
+    gaz, unused = add_local_names(
+        build_gazetteer(read_osm_files(files), area=area), read_local_names(args.local_names)
+    )
     build_s = time.perf_counter() - t0
     tracemalloc.start()
     build_gazetteer(read_osm_files(files), area=area)
@@ -93,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     load_s = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"gazetteer: {len(files)} files, {gaz.counts()}")
+    if args.local_names:
+        print(f"local names: {', '.join(args.local_names)}; {len(unused)} of them name places the data lacks")
     print(
         f"build {build_s:.2f} s, peak Python memory {peak / 2**20:.1f} MiB (process max RSS {rss:.0f} MiB); "
         f"from_rows ({len(rows)} rows) {load_s:.2f} s"

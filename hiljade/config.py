@@ -11,6 +11,7 @@ import datetime as dt
 import difflib
 import os
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from hiljade.defaults import DEFAULT_CONFIG, DEFAULTS, ENV_PREFIX, SECRET_OK, SECRET_WORDS
+from hiljade.defaults import DEFAULT_CONFIG, DEFAULTS, ENV_PREFIX, SECRET_ENVS
 from hiljade.errors import ConfigError
+from hiljade.secrecy import SERVICE_URLS, credentials_problem, file_secret_problems, register_env_secrets
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def load_config(
             raise ConfigError([f"{file_path}: cannot read YAML ({exc}); fix the syntax"]) from exc
         if not isinstance(loaded, dict):
             raise ConfigError([f"{file_path}: the top level must be a mapping of settings"])
-        _check_no_secrets(loaded, "", problems)
+        problems += file_secret_problems(loaded)
         _merge(data, loaded, "", problems)
     elif chosen:
         raise ConfigError([f"config file {file_path} does not exist; pass an existing file to --config"])
@@ -96,24 +98,12 @@ def load_config(
         if value is not None:
             _set(data, dotted, value)
     _validate(data, problems)
+    servers = data["sources"]["mastodon"]["servers"]
+    tokens = [s["token_env"] for s in servers if s["token_env"]]
+    problems += register_env_secrets(env, [*SECRET_ENVS, *tokens], str(data["database"]["url"]))
     if problems:
         raise ConfigError(problems)
     return Config(data=data, path=file_path)
-
-
-def _check_no_secrets(tree: Any, prefix: str, problems: list[str]) -> None:
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            name = f"{prefix}{key}"
-            if key not in SECRET_OK and any(w in str(key).lower() for w in SECRET_WORDS):
-                problems.append(
-                    f"{name}: secrets are not read from the config file; remove it and put the value in an "
-                    "environment variable (for a Mastodon token: token_env: VAR_NAME)"
-                )
-            _check_no_secrets(value, name + ".", problems)
-    elif isinstance(tree, list):
-        for item in tree:
-            _check_no_secrets(item, prefix, problems)
 
 
 def _merge(base: dict[str, Any], new: Mapping[str, Any], prefix: str, problems: list[str]) -> None:
@@ -183,6 +173,12 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
             f"(got {url!r}); set it in the file or in HILJADE_DATABASE_URL"
         )
     _check_number(data, "database.busy_timeout_seconds", problems, minimum=0)
+    for dotted in ("user_agent", "geocoder.user_agent"):
+        if problem := _header_problem(dotted, _get(data, dotted)):
+            problems.append(problem)
+    for dotted in SERVICE_URLS[1:]:
+        if problem := credentials_problem(dotted, _get(data, dotted)):
+            problems.append(problem)
     tags = data["hashtags"]
     if not isinstance(tags, list) or not tags:
         problems.append("hashtags: must be a non-empty list, e.g. [hiljadekamera]")
@@ -201,6 +197,7 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         ("page_limit", 1),
         ("min_interval_seconds", 0),
         ("timeout_seconds", 0.1),
+        ("total_timeout_seconds", 0.1),
         ("max_retries", 0),
         ("max_pages_per_run", 0),
         ("empty_feed_warning_days", 1),
@@ -249,8 +246,10 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         ("sources.twitter.max_pages_per_run", 0),
         ("sources.bluesky.page_limit", 1),
         ("sources.twitter.timeout_seconds", 0.1),
+        ("sources.twitter.total_timeout_seconds", 0.1),
         ("sources.twitter.max_retries", 0),
         ("sources.bluesky.timeout_seconds", 0.1),
+        ("sources.bluesky.total_timeout_seconds", 0.1),
         ("sources.bluesky.max_retries", 0),
         ("sources.bluesky.max_pages_per_run", 0),
         ("scheduler.misfire_grace_seconds", 0),
@@ -307,8 +306,9 @@ def _servers(raw: Any, problems: list[str]) -> list[dict[str, Any]]:
             extra = set(entry) - {"url", "token_env"}
             if extra:
                 problems.append(
-                    f"sources.mastodon.servers: unknown keys {sorted(extra)} in the entry for "
-                    f"{entry.get('url')!r}; use only url and token_env"
+                    f"sources.mastodon.servers: unknown {'key' if len(extra) == 1 else 'keys'} "
+                    f"{', '.join(sorted(map(str, extra)))} in the entry for "
+                    f"{entry.get('url') or '(no url)'}; use only url and token_env"
                 )
             url, token_env = entry.get("url"), entry.get("token_env")
             if token_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(token_env)):
@@ -317,6 +317,9 @@ def _servers(raw: Any, problems: list[str]) -> list[dict[str, Any]]:
                 )
         else:
             url = entry
+        if problem := credentials_problem("sources.mastodon.servers", url):
+            problems.append(problem)
+            continue
         parts = urlsplit(str(url or ""))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problems.append(
@@ -326,6 +329,25 @@ def _servers(raw: Any, problems: list[str]) -> list[dict[str, Any]]:
         base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         servers.append({"url": base, "token_env": token_env})
     return servers
+
+
+def _header_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be sent as the User-Agent header, or None."""
+    if not isinstance(value, str):
+        return f"{name}: must be text naming this installation and a contact"
+    bad = [c for c in dict.fromkeys(value) if ord(c) > 255 or not c.isprintable()]
+    if not bad:
+        return None
+    shown = ", ".join(f'"{c}"' if c.isprintable() else f"U+{ord(c):04X}" for c in bad)
+    plain = unicodedata.normalize("NFKD", value.translate(_LATIN)).encode("ascii", "ignore").decode()
+    plain = " ".join("".join(c if c.isprintable() else " " for c in plain).split())
+    return (
+        f"{name}: contains {shown}, which an HTTP header cannot carry (only Latin-1 letters, no line breaks "
+        f'or control characters); write it without, e.g. "{plain}"'
+    )
+
+
+_LATIN = str.maketrans({"đ": "dj", "Đ": "Dj"})  # the one Serbian letter that has no decomposition
 
 
 def _date(value: Any, name: str, problems: list[str]) -> dt.date | None:

@@ -20,8 +20,9 @@ DEFAULTS: dict[str, Any] = {
             "page_limit": 40,
             "min_interval_seconds": 1.0,
             "timeout_seconds": 30.0,
+            "total_timeout_seconds": 120.0,
             "max_retries": 4,
-            "max_pages_per_run": 0,
+            "max_pages_per_run": 1000,
             "empty_feed_warning_days": 30,
             "interval": "15m",
         },
@@ -31,11 +32,12 @@ DEFAULTS: dict[str, Any] = {
             "api_url": "https://api.twitter.com",
             "monthly_cap": 10000,
             "page_limit": 100,
-            "max_pages_per_run": 0,
+            "max_pages_per_run": 1000,
             "cap_warning_share": 0.9,
             "empty_feed_warning_days": 30,
             "include_retweets": True,
             "timeout_seconds": 30.0,
+            "total_timeout_seconds": 120.0,
             "max_retries": 4,
         },
         "bluesky": {
@@ -46,8 +48,9 @@ DEFAULTS: dict[str, Any] = {
             "page_limit": 100,
             "empty_feed_warning_days": 30,
             "timeout_seconds": 30.0,
+            "total_timeout_seconds": 120.0,
             "max_retries": 3,
-            "max_pages_per_run": 0,
+            "max_pages_per_run": 1000,
         },
     },
     "scheduler": {
@@ -59,7 +62,13 @@ DEFAULTS: dict[str, Any] = {
     },
     "recheck": {"batch_size": 100, "min_age": "1d", "every": "7d"},
     "sites": {"radius_m": 25.0, "verify_reports": 3, "phash_threshold": 6, "text_similarity": 0.9},
-    "imports": {"max_attachment_bytes": 20 * 1024 * 1024},
+    "imports": {
+        "max_attachment_bytes": 20 * 1024 * 1024,
+        "max_message_bytes": 32 * 1024 * 1024,
+        "max_header_bytes": 16 * 1024,
+        "max_line_bytes": 16 * 1024 * 1024,
+        "max_captions_bytes": 4 * 1024 * 1024,
+    },
     "media": {
         "download": True,
         "allow_hosts": [],
@@ -77,11 +86,19 @@ DEFAULTS: dict[str, Any] = {
         "min_delay_seconds": 1.0,
         "country_codes": ["rs"],
         "timeout_seconds": 10.0,
+        "total_timeout_seconds": 30.0,
     },
     "area": {"boundary": ""},
-    "gazetteer": {"overpass_url": "https://overpass-api.de/api/interpreter"},
+    "gazetteer": {"overpass_url": "https://overpass-api.de/api/interpreter", "local_names": ["belgrade"]},
 }
 
 # Keys whose values are secrets: never accepted from a file.
 SECRET_WORDS = ("token", "secret", "password", "bearer", "api_key")
 SECRET_OK = {"token_env", "secret_file"}
+
+# Environment variables that hold secrets (besides each Mastodon server's ``token_env``): checked
+# and registered for masking (``hiljade.secrecy``) when the configuration loads.
+PSEUDONYM_KEY_ENV = "HILJADE_SECRET"
+BEARER_ENV = "HILJADE_TWITTER_BEARER_TOKEN"
+BLUESKY_PASSWORD_ENV = "HILJADE_BLUESKY_APP_PASSWORD"
+SECRET_ENVS = (PSEUDONYM_KEY_ENV, BEARER_ENV, BLUESKY_PASSWORD_ENV)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Mapping
+
+from hiljade.wording import plural
 
 
 class HiljadeError(Exception):
@@ -17,7 +20,7 @@ class ConfigError(HiljadeError, ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"invalid configuration ({len(self.problems)} problem(s)):\n{lines}")
+        super().__init__(f"invalid configuration ({plural(len(self.problems), 'problem')}):\n{lines}")
 
 
 class StoreError(HiljadeError):
@@ -34,7 +37,7 @@ class SourceError(HiljadeError):
 
 
 class SourceAuthError(SourceError):
-    """401/403: the source refuses us (missing or bad token, closed feed)."""
+    """401/403, or a 400 about a token: the source refuses us (missing or bad token, closed feed)."""
 
 
 class SourceNotFound(SourceError):
@@ -124,12 +127,23 @@ KIND_BY_ERROR: dict[type[SourceError], str] = {
 }
 
 
-def error_class(status: int) -> type[SourceError] | None:
-    """The exception class for an HTTP status; None for a success or redirect (below 400)."""
+# A 400 about the credentials is an authentication problem too: Takahē answers a bad token with
+# 400 "Invalid Bearer token", RFC 6750 names "invalid_token" (in the body or WWW-Authenticate).
+TOKEN_REFUSAL = re.compile(
+    r"\bbearer\b|invalid[ _-]?token|access[ _-]?token|\bunauthori[sz]ed\b|\bnot authenticated\b",
+    re.IGNORECASE,
+)
+
+
+def error_class(status: int, said: str = "") -> type[SourceError] | None:
+    """The exception class for an HTTP status; None for a success or redirect (below 400). ``said``
+    (the answer's body or WWW-Authenticate header) makes a 400 about a token a SourceAuthError."""
     if status < 400:
         return None
     if status >= 500:
         return SourceUnavailable
+    if status == 400 and said and TOKEN_REFUSAL.search(said[:2000]):
+        return SourceAuthError
     return ERROR_CODE_MAP.get(status, SourceError)
 
 
@@ -145,15 +159,18 @@ def http_error(
     headers: Mapping[str, str] | None = None,
     messages: Mapping[int | type[SourceError], str] | None = None,
     kinds: Mapping[int | type[SourceError], str] | None = None,
+    body: str = "",
 ) -> SourceError:
     """The exception for an HTTP error answer (``status`` >= 400).
 
-    The class comes from ERROR_CODE_MAP. The text is ``message`` unless ``messages`` has one
-    for this status or, failing that, for this class (each adapter words its own errors); the
-    kind likewise from ``kinds``, else KIND_BY_ERROR. A 429 carries ``retry_after`` from the
-    ``Retry-After`` header when there is one.
+    The class comes from ERROR_CODE_MAP (a 400 whose ``body`` or ``WWW-Authenticate`` header speaks
+    of a token is a SourceAuthError: 400, 401 and 403 about a token are all one problem). The text
+    is ``message`` unless ``messages`` has one for this status or, failing that, for this class
+    (each adapter words its own errors); the kind likewise from ``kinds``, else KIND_BY_ERROR. A
+    429 carries ``retry_after`` from the ``Retry-After`` header when there is one.
     """
-    cls = error_class(status) or SourceError
+    said = f"{body[:2000]} {(headers or {}).get('WWW-Authenticate', '')}".strip()
+    cls = error_class(status, said) or SourceError
     chosen = messages or {}
     text = chosen.get(status) or chosen.get(cls) or message
     if cls is RateLimited:

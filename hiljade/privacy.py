@@ -10,9 +10,9 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from hiljade.defaults import PSEUDONYM_KEY_ENV as SECRET_ENV
 from hiljade.errors import ConfigError
-
-SECRET_ENV = "HILJADE_SECRET"
+from hiljade.secrecy import add_secret, keep_secret
 
 
 def secret_path(config_secret_file: str, database_url: str) -> Path:
@@ -28,7 +28,7 @@ def load_secret(path: Path, environ: Mapping[str, str] | None = None) -> bytes:
     """The pseudonym key: HILJADE_SECRET if set, else the key file; ConfigError says how to fix a miss."""
     env = os.environ if environ is None else environ
     if env.get(SECRET_ENV):
-        return env[SECRET_ENV].encode("utf-8")
+        return keep_secret(env[SECRET_ENV], SECRET_ENV).encode("utf-8")
     try:
         mode = path.stat().st_mode
         data = path.read_bytes().strip()
@@ -40,6 +40,7 @@ def load_secret(path: Path, environ: Mapping[str, str] | None = None) -> bytes:
         raise ConfigError([f"{path}: the key file is readable by others; run `chmod 600 {path}`"])
     if len(data) < 32:
         raise ConfigError([f"{path}: the key is too short; delete the file only if no data depends on it"])
+    add_secret(data.decode("utf-8", "replace"))
     return data
 
 

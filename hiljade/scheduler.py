@@ -3,9 +3,13 @@
 Jobs: one harvest per enabled source, on ``sources.<name>.interval``; ``process`` on
 ``scheduler.process_interval``; ``recheck`` on ``scheduler.recheck_interval``. Every job runs once
 at start, then on its interval, with ``max_instances=1``, coalescing, and
-``scheduler.misfire_grace_seconds``. Harvest and process hold the run lock for the whole job,
-recheck for each batch; a job waits for the lock up to ``max(scheduler.lock_timeout_seconds,
-misfire_grace_seconds)`` and is skipped with a log line when it cannot get it.
+``scheduler.misfire_grace_seconds``. The daemon's jobs take turns (``Turns``): one at a time, and
+whoever has the turn holds the run lock (harvest and process for the whole job, recheck for each
+batch), so the daemon's own jobs wait for one another and never skip one another. Only another
+process holding the run lock (a cron run, a manual command) makes a job wait, up to
+``max(scheduler.lock_timeout_seconds, misfire_grace_seconds)``, and be skipped with a log line.
+A job that raises, or whose report says ``failed`` (a harvest with a failed feed), is logged as
+failed and counted in the summary, so the log and `hiljade status` agree.
 
 A job is a ``Source(name, interval, job)``. Each enabled source under ``sources`` is looked up in
 the registry ``hiljade.services.feeds.SOURCES`` (an enabled source it does not know is skipped
@@ -19,13 +23,14 @@ batch (process, recheck) commits, no new job starts, and `hiljade run` exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +41,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from hiljade.config import Config, parse_duration
 from hiljade.errors import ConfigError, HiljadeError, LockBusy
+from hiljade.secrecy import ScrubbingHandler
 from hiljade.services.checkers import checkers_from_config
 from hiljade.services.feeds import SOURCES, Feed, HarvestSource
 from hiljade.services.process import process_pending
 from hiljade.services.recheck import rechecker_from_config
 from hiljade.services.store import Store, hold_run_lock
+from hiljade.wording import plural
 
 log = logging.getLogger("hiljade.run")
 
@@ -52,7 +59,7 @@ class Source:
     name: str
     interval: float
     job: Callable[[Callable[[], bool]], Any]
-    whole_job_lock: bool = True  # False: the job takes the run lock itself (recheck, per batch)
+    whole_job_lock: bool = True  # False: the job takes its turns itself (recheck, per batch)
 
 
 def source_jobs(
@@ -82,9 +89,34 @@ def source_jobs(
     return found
 
 
-def daemon_jobs(config: Config, store: Store) -> list[Source]:
-    """Every job of `hiljade run`: the sources' harvests, process and recheck."""
-    wait = lock_wait(config)
+class Turns:
+    """The daemon's jobs take turns: one at a time, the one whose turn it is holding the run lock.
+
+    A job waits for its turn as long as it takes (until a stop request): the daemon's jobs never
+    skip one another. The run lock itself is waited for up to ``lock_wait``: only another process
+    holding it makes a job skip (LockBusy)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._turn = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self, name: str, should_stop: Callable[[], bool]) -> Iterator[None]:
+        """Wait for the turn, then hold the run lock as ``run <name>`` for the block."""
+        while not self._turn.acquire(timeout=0.2):
+            if should_stop():
+                raise LockBusy(f"not started: the daemon is stopping while {name} waited for its turn")
+        try:
+            wait = lock_wait(self.config)
+            with hold_run_lock(self.config, f"run {name}", wait=wait, should_stop=should_stop):
+                yield
+        finally:
+            self._turn.release()
+
+
+def daemon_jobs(config: Config, store: Store, turns: Turns) -> list[Source]:
+    """Every job of `hiljade run`: the sources' harvests, process and recheck (which takes ``turns``
+    for each batch)."""
 
     def process(should_stop: Callable[[], bool]) -> Any:
         return process_pending(config, store, batch=100, should_stop=should_stop)
@@ -93,7 +125,7 @@ def daemon_jobs(config: Config, store: Store) -> list[Source]:
         checkers, _ = checkers_from_config(config, store)
         rechecker = rechecker_from_config(
             config, store, checkers, should_stop=should_stop,
-            lock=lambda: hold_run_lock(config, "run recheck", wait=wait, should_stop=should_stop),
+            lock=lambda: turns.hold("recheck", should_stop),
         )
         report = rechecker.run()
         if report.busy:
@@ -120,19 +152,24 @@ class Daemon:
 
     config: Config
     sources: list[Source]
+    turns: Turns | None = None  # shared with the jobs that take turns themselves (recheck)
     stop: threading.Event = field(default_factory=threading.Event)
     ran: dict[str, int] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.turns is None:
+            self.turns = Turns(self.config)
+
     def run_job(self, source: Source) -> None:
-        """Run one job under the run lock, logging what it did; never raises."""
+        """Run one job in its turn under the run lock, logging what it did; never raises."""
         if self.stop.is_set():
             return
+        assert self.turns is not None
         log.info("%s: starting", source.name, extra={"job": source.name, "event": "start"})
         try:
             if source.whole_job_lock:
-                with hold_run_lock(self.config, f"run {source.name}", wait=lock_wait(self.config),
-                                   should_stop=self.stop.is_set):
+                with self.turns.hold(source.name, self.stop.is_set):
                     outcome = source.job(self.stop.is_set)
             else:
                 outcome = source.job(self.stop.is_set)
@@ -147,15 +184,32 @@ class Daemon:
             self.failed[source.name] = self.failed.get(source.name, 0) + 1
             log.exception("%s: crashed", source.name, extra={"job": source.name, "event": "crashed"})
             return
-        self.ran[source.name] = self.ran.get(source.name, 0) + 1
         text = outcome.summary() if hasattr(outcome, "summary") else str(outcome)
-        level = logging.WARNING if getattr(outcome, "failed", None) else logging.INFO
-        log.log(level, "%s: %s", source.name, text, extra={"job": source.name, "event": "done"})
+        failures = getattr(outcome, "failed", None)
+        if failures:  # it ran, but part of it failed: counted and logged as a failure
+            self.failed[source.name] = self.failed.get(source.name, 0) + 1
+            log.error("%s: failed: %s%s", source.name, text, _failure_lines(failures),
+                      extra={"job": source.name, "event": "failed"})
+            return
+        self.ran[source.name] = self.ran.get(source.name, 0) + 1
+        log.info("%s: %s", source.name, text, extra={"job": source.name, "event": "done"})
 
     def summary(self) -> str:
         done = ", ".join(f"{name} {n}x" for name, n in sorted(self.ran.items())) or "no job finished"
         failed = sum(self.failed.values())
-        return f"run: stopped; {done}; {failed} job runs failed"
+        return f"run: stopped; {done}; {plural(failed, 'job run')} failed"
+
+
+def _failure_lines(failures: Any) -> str:
+    """What failed, as in `hiljade status`: ``; <server> #<tag>: <status>: <message>`` per failed feed."""
+    if not isinstance(failures, list):
+        return ""
+    said = []
+    for result in failures:
+        feed = getattr(result, "feed", None)
+        where = f"{feed.server} #{feed.hashtag}" if feed is not None else "?"
+        said.append(f"{where}: {getattr(result, 'status', 'failed')}: {getattr(result, 'message', '')}")
+    return "".join(f"; {line}" for line in said)
 
 
 def build_scheduler(daemon: Daemon, scheduler: BaseScheduler | None = None,
@@ -223,7 +277,7 @@ class JsonLines(logging.Formatter):
 
 def setup_logging(json_logs: bool, stream: Any = None) -> logging.Handler:
     """Log INFO and up to stderr, as text lines or JSON lines; returns the installed handler."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = ScrubbingHandler(stream or sys.stderr)  # every line with its secrets masked
     handler.setFormatter(
         JsonLines() if json_logs else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )

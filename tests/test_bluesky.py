@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import uuid
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from hiljade.services.store import open_store
 from tests.support.cli import invoke
 from tests.support.config import write_config
 from tests.support.http import LocalServer, QuietHandler
+from tests.support.identity import PROFILE_KEYS, keys_in, leaks
 
 PASSWORD = "abcd-efgh-ijkl-mnop"
 HANDLE = "hiljade-bot.bsky.social"
@@ -82,8 +84,8 @@ class BlueskyStandIn:
         return 200, {}, self._search(params)
 
     def _new_session(self) -> dict[str, str]:
-        self.sessions += 1
-        self.access, self.refresh = f"acc-{self.sessions}", f"ref-{self.sessions}"
+        self.sessions += 1  # JWTs as long as real ones (a token too short to mask is refused)
+        self.access, self.refresh = (f"eyJ.{kind}{self.sessions}.{uuid.uuid4().hex * 8}" for kind in "ar")
         return {"accessJwt": self.access, "refreshJwt": self.refresh, "did": "did:plc:bot", "handle": HANDLE}
 
     def _search(self, params: dict[str, list[str]]) -> dict[str, Any]:
@@ -335,7 +337,7 @@ def test_harvest_command_and_login_problems(tmp_path: Path, sqlite_url: str, sta
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     ok = invoke(["harvest", "--source", "bluesky"], config=config)
     assert ok.exit_code == 0, ok.stderr
-    assert "harvest: 1 feeds, 2 new posts" in ok.stderr
+    assert "harvest: 1 feed, 2 new posts" in ok.stderr
     (tmp_path / "off").mkdir()
     off = write_config(tmp_path / "off", sqlite_url, [], sources__bluesky={"handle": HANDLE})
     disabled = invoke(["harvest", "--source", "bluesky"], config=off, catch_exceptions=True)
@@ -377,9 +379,13 @@ def test_recorded_search_payload(tmp_path: Path, sqlite_url: str, standin, share
     first = got["posts"]["at://did:plc:7nagdvjqrzaquzk7mueohne5/app.bsky.feed.post/3lpjzka2pzc2l"]
     assert "https://drive.google.com/file/d/1rporOuFeT8tvgIITtUCWAw6W_iM_RgfH/view?usp=sharing" in first.text
     assert first.url == "https://bsky.app/profile/did:plc:7nagdvjqrzaquzk7mueohne5/post/3lpjzka2pzc2l"
-    assert "handle" not in json.dumps(first.raw["author"]) and first.raw["author"]["did"].startswith(
-        "did:plc"
-    )
+    # the author is reduced to its labels and opt-out reason (issue 9, item 3: no DID kept, a spec change)
+    assert first.raw["author"] == {"labels": [], "opt_out": None}
+    raws = [p.raw for p in got["posts"].values()]
+    assert not keys_in(raws) & set(PROFILE_KEYS) and all(r["author_pseudonym"] for r in raws)
+    profiles = [p["author"] for p in body["posts"]]
+    named = {str(a.get(k) or "") for a in profiles for k in ("handle", "displayName", "avatar")}
+    assert not leaks(raws, named)
     assert any("txlege" in p.hashtags for p in got["posts"].values())
     quotes = [p for p in body["posts"] if p.get("embed", {}).get("$type") == "app.bsky.embed.record#view"]
     assert quotes and all(opt_out_reason(p["author"]) for p in quotes)  # both quoting authors opted out
@@ -453,3 +459,98 @@ def test_link_facets_expand_after_multibyte_text_and_media_kinds() -> None:
     assert view_to_record(view, server="s", fetched_from="", fetched_at=T0).created_at == T0 + dt.timedelta(
         minutes=4
     )
+
+
+def test_secrets_echoed_by_the_service_are_never_stored_or_printed(
+    tmp_path: Path, db_url: str, standin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10, item 23: a service that echoes the app password and the session JWT in an error body
+    got them into harvest_runs.error_message, onto stderr and into ``status --json``."""
+    fake, url = standin
+    fake.posts = [make_view(1)]
+    config = configured(tmp_path, db_url, url)
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    original = fake.handle
+
+    def echoing(method: str, u: str, headers: dict[str, str], body: Any) -> tuple[int, dict, dict]:
+        if "searchPosts" not in u:
+            return original(method, u, headers, body)
+        fake.requests.append((method, urlsplit(u).path, parse_qs(urlsplit(u).query), headers, body))
+        said = f"{'x' * 150} bad request with {headers.get('Authorization')} (password {PASSWORD})"
+        return 400, {}, {"error": f"Invalid:{fake.access}", "message": said}
+
+    fake.handle = echoing  # type: ignore[method-assign]
+    run = invoke(["harvest", "--source", "bluesky"], config=config, catch_exceptions=True)
+    shown = invoke(["status", "--json"], config=config, catch_exceptions=True)
+    assert run.exit_code == 1 and "***" in run.stderr
+    ledger = stored(config)["runs"][-1]
+    assert ledger.status == "error" and "***" in ledger.error_message
+    texts = [run.stdout, run.stderr, shown.stdout, shown.stderr, ledger.error_message]
+    for secret in (PASSWORD, fake.access, fake.refresh):
+        pieces = {secret[i : i + 12] for i in range(len(secret) - 11)}  # not even a cut-off piece
+        assert not [t for t in texts if any(piece in t for piece in pieces)], secret
+
+
+def test_a_session_token_too_short_to_mask_is_refused(tmp_path: Path, sqlite_url: str, standin) -> None:
+    """Issue 9, item 4: a token too short to be masked is never used (nor written into a message)."""
+    fake, url = standin
+    fake.posts = [make_view(1)]
+    config = configured(tmp_path, sqlite_url, url)
+    original = fake._new_session
+
+    def short_session() -> dict[str, str]:
+        return {**original(), "accessJwt": "abc"}
+
+    fake._new_session = short_session  # type: ignore[method-assign]
+    cfg = load_config(config)
+    report = harvest_bluesky(cfg, open_store(cfg), environ={PASSWORD_ENV: PASSWORD})
+    assert report.results[0].status == "error" and "too short" in str(report.results[0].message)
+    assert not any(r[1].endswith("searchPosts") for r in fake.requests)
+
+
+def test_a_search_that_repeats_its_cursor_is_stopped(tmp_path: Path, sqlite_url: str, standin) -> None:
+    """Before: 846 requests in 60 s with the run lock held; now the page that does not advance ends the
+    run with a recorded error (``max_pages_per_run: 0``, no cap: only the detection stops it)."""
+    fake, url = standin
+    fake.posts = [make_view(n) for n in range(1, 8)]
+    original = fake.handle
+
+    def same_cursor(method: str, u: str, headers: dict[str, str], body: Any) -> tuple[int, dict, dict]:
+        if "searchPosts" in u and len(searches(fake)) >= 60:  # a loop that never ends is cut here
+            return 404, {}, {"error": "MethodNotImplemented"}
+        status, extra, answer = original(method, u, headers, body)
+        if "searchPosts" in u and status == 200:
+            answer = {**answer, "cursor": "3"}  # whatever it is asked, the next page is "3"
+        return status, extra, answer
+
+    fake.handle = same_cursor  # type: ignore[method-assign]
+    config = configured(tmp_path, sqlite_url, url, max_pages_per_run=0)
+    cfg = load_config(config)
+    report = harvest_bluesky(cfg, open_store(cfg), environ={PASSWORD_ENV: PASSWORD})
+    assert [r.status for r in report.results] == ["error"]
+    assert "same cursor" in str(report.results[0].message)
+    assert len(searches(fake)) == 2
+    got = stored(config)
+    assert got["runs"][-1].status == "error" and "same cursor" in got["runs"][-1].error_message
+    assert got["cursor"][0].pagination_token == "3" and len(got["posts"]) == 3  # the first page, kept
+
+
+def test_a_post_that_cannot_be_stored_is_skipped_counted_and_described(
+    tmp_path: Path, db_url: str, standin
+) -> None:
+    """The one check of every source (``records.unstorable``): a uri longer than the store keeps and a
+    lone surrogate in the text are skipped with their reason; the other posts are stored."""
+    fake, url = standin
+    fake.posts = [make_view(n) for n in range(1, 6)]
+    fake.posts[1]["uri"] = "at://did:plc:alice/app.bsky.feed.post/" + "a" * 2100
+    fake.posts[3]["record"]["text"] += " \ud800"  # sent as the JSON escape \ud800
+    config = configured(tmp_path, db_url, url)
+    cfg = load_config(config)
+    report = harvest_bluesky(cfg, open_store(cfg), environ={PASSWORD_ENV: PASSWORD})
+    assert [r.status for r in report.results] == ["ok"] and report.results[0].skipped == 2
+    assert "2 skipped" in report.summary()
+    got = stored(config)
+    assert len(got["posts"]) == 3
+    run = got["runs"][-1]
+    assert run.errors == 2 and "2 posts were skipped" in run.error_message
+    assert "2138 characters long" in run.error_message and "surrogate" in run.error_message

@@ -15,11 +15,14 @@ from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
 from hiljade.harvester.exif_files import read_exif_file
+from hiljade.harvester.twitter_tweet import exact_position
 from hiljade.pipeline import exif
 from hiljade.pipeline.exif import ExifResult, read_exif
 from hiljade.pipeline.exif_container import container_check
 from hiljade.pipeline.exif_gps import iso_datetime
 from hiljade.pipeline.exif_xmp import xmp_coordinate
+from hiljade.pipeline.locate import locate
+from hiljade.services.process import platform_candidate, stored_exif_candidates
 from tests.support.paths import SHARED_DATA
 
 TOLERANCE_DEG = 2e-5
@@ -271,10 +274,47 @@ def test_random_bytes_and_empty_input_get_an_error() -> None:
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "HEIF"])
 def test_truncated_files_get_an_error_and_no_coordinates(fmt: str) -> None:
     data = make_image(gps_ifd(*BELGRADE), fmt)
-    for cut in (len(data) // 3, len(data) // 2, len(data) - 1):
+    # a JPEG's metadata ends where its picture starts: only a cut before that is truncated for us
+    cuts = [len(data) // 3, len(data) // 2] + ([] if fmt == "JPEG" else [len(data) - 1])
+    for cut in cuts:
         result = read_exif(data[:cut])
         assert result.lat is None, cut
         assert result.error, cut
+
+
+def _app(marker: int, body: bytes) -> bytes:
+    return b"\xff" + bytes([marker]) + (len(body) + 2).to_bytes(2, "big") + body
+
+
+def ultra_hdr(primary: bytes, gain_map: bytes) -> bytes:
+    """An Ultra HDR-style file: the primary JPEG with a gain-map XMP and an MPF segment, then the gain
+    map appended after its end-of-image marker."""
+    xmp = b'http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta xmlns:x="adobe:ns:meta/" hdrgm:Version="1.0"/>'
+    mpf = b"MPF\x00II*\x00\x08\x00\x00\x00\x00\x00"  # an MP header with no entries
+    exif_end = 4 + int.from_bytes(primary[4:6], "big")  # SOI, then Pillow's EXIF APP1
+    return primary[:exif_end] + _app(0xE1, xmp) + _app(0xE2, mpf) + primary[exif_end:] + gain_map
+
+
+def test_ultra_hdr_and_appended_data_keep_the_primary_exif() -> None:
+    primary = make_image(gps_ifd(*BELGRADE))
+    gain_map = plain_jpeg()
+    whole = ultra_hdr(primary, gain_map)
+    scan = whole.index(b"\xff\xda")
+    sos_end = scan + 2 + int.from_bytes(whole[scan + 2 : scan + 4], "big")
+    for data in (
+        whole,  # primary + gain map
+        primary + b"\x00" * 64 + b"SEFHtrailer",  # trailing bytes after the image
+        whole[: len(primary) + 200],  # the gain map cut short
+        whole[:sos_end],  # Pillow's ultrahdr.jpg: the file ends where the primary's picture starts
+        whole[: sos_end + 5],  # cut inside the compressed picture: the metadata is whole
+    ):
+        result = read_exif(data)
+        assert result.error is None, len(data)
+        assert result.lat == pytest.approx(BELGRADE[0], abs=1e-6), len(data)
+        assert result.lon == pytest.approx(BELGRADE[1], abs=1e-6), len(data)
+    for cut in (40, int.from_bytes(primary[4:6], "big"), scan + 3):  # inside the EXIF or the scan header
+        result = read_exif(whole[:cut])
+        assert result.lat is None and result.error and "truncated" in result.error, cut
 
 
 def test_every_truncation_point_gives_the_truth_or_nothing() -> None:
@@ -347,3 +387,20 @@ def test_shared_images_summary(shared_data: Path) -> None:
     assert max(errors) <= TOLERANCE_DEG
     pointer = read_exif_file(shared_data / "exif_images" / "exif-samples/jpg/tests/45-gps_ifd.jpg")
     assert pointer.error and "GPS IFD" in pointer.error
+
+
+def test_positions_out_of_range_are_refused_by_every_reader() -> None:
+    for latitude in ("999,0N", "95,0N", "90,30S"):
+        packet = xmp_packet("", f'exif:GPSLatitude="{latitude}" exif:GPSLongitude="20,27.6E"')
+        result = read_exif(with_xmp(plain_jpeg(), packet))
+        assert (result.lat, result.lon, result.to_candidate()) == (None, None, None), latitude
+        assert xmp_coordinate(latitude, "Latitude") is None
+    assert xmp_coordinate("181,0E", "Longitude") is None and xmp_coordinate("90,0N", "Latitude") == 90
+    assert ExifResult(file="x.jpg", lat=999.0, lon=20.46).to_candidate() is None
+    stored = {"file": "x.jpg", "lat": 999.0, "lon": 20.46, "sha256": "ab"}
+    assert stored_exif_candidates([stored, {**stored, "lat": float("nan")}]) == []
+    for lat, lon in ((999.0, 20.46), (44.8, float("inf")), (float("nan"), 20.46)):  # stored before the checks
+        assert locate("", None, extra=platform_candidate(lat, lon)).outcome == "nothing"
+    assert locate("", None, extra=platform_candidate(44.8, 20.46)).chosen is not None
+    flat = {"id": "1", "text": "x", "geo": {"coordinates": {"type": "Point", "coordinates": [20.46, 95.0]}}}
+    assert exact_position(flat) is None

@@ -8,6 +8,8 @@ import datetime as dt
 import io
 import json
 import math
+import os
+import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -297,9 +299,37 @@ def test_osm_file_opens_with_pyosmium_and_carries_the_tags(tmp_path: Path, db_ur
 
 
 def test_osm_is_for_sites_only(config: Path) -> None:
+    """Help offers only the formats a command writes; osm for sightings or posts is a usage error."""
+    assert "csv|geojson|osm|jsonl" in run(config, "sites", "--help").stdout
     for kind in ("sightings", "posts"):
+        assert "csv|geojson|jsonl]" in run(config, kind, "--help").stdout
+        assert "osm" not in run(config, kind, "--help").stdout.split("--format", 1)[1].split("\n", 1)[0]
         result = run(config, kind, "--format", "osm", code=2)
-        assert "OSM XML holds camera sites only" in result.stderr and result.stdout == ""
+        assert "Invalid value for '--format'" in result.stderr and result.stdout == ""
+
+
+def test_excel_is_for_csv_only(config: Path) -> None:
+    out = config.parent / "sites.geojson"
+    for fmt in ("geojson", "jsonl", "osm"):
+        result = run(config, "sites", "--format", fmt, "--excel", "-o", str(out), code=2)
+        assert "--excel applies to CSV only" in result.stderr and not out.exists()
+    assert run(config, "sites", "--format", "csv", "--excel").stdout.startswith("\ufeff")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_export_files_get_the_users_umask(config: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        out = config.parent / "sites.csv"
+        run(config, "sites", "-o", str(out))
+        sheet = config.parent / "sites.geojson"
+        run(config, "sites", "--format", "geojson", "-o", str(sheet))
+        copy = config.parent / "copy.db"
+        invoke(["export", "database", "-o", str(copy)], config=config)
+    finally:
+        os.umask(old)
+    for path in (out, sheet, copy, copy.with_name("copy.metadata.json"), config.parent / "LICENCE.txt"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
 
 
 def test_a_failed_export_leaves_no_partial_file(tmp_path: Path) -> None:
@@ -322,3 +352,31 @@ def test_pure_parts() -> None:
     tags = site_tags({"id": 9, "camera_direction": 359.7, "camera_count": 3, "camera_type": "dome\n<x>"})
     assert tags["camera:direction"] == "0" and tags["camera:type"] == "dome <x>"
     assert "3 cameras" in tags["note"]
+
+
+def test_numbers_and_dates_out_of_range_are_usage_errors(config: Path) -> None:
+    for args, words in [(("--until", "9999-12-31"), "out of range"),
+                        (("--since", "0001-01-01T00:00+01:00"), "out of range"),
+                        (("--min-reports", "99999999999999999999999"), "--min-reports")]:
+        for what in ("sites", "sightings", "posts"):
+            result = run(config, what, *args, code=2)  # a usage error, never a traceback
+            assert words in result.stderr and "Traceback" not in result.stderr, (what, args)
+    assert [r["id"] for r in rows_of(run(config, "sites", "--until", "9999-12-30").stdout)] == ["1", "2", "3"]
+    with pytest.raises(ValueError, match="out of range"):
+        parse_when("9999-12-31", end=True)
+
+
+def test_exports_carry_the_openstreetmap_attribution(tmp_path: Path, config: Path) -> None:
+    """Positions found with OpenStreetMap data are under the ODbL: the GeoJSON says so at its top
+    level, and every export written to a file gets LICENCE.txt beside it (issue 9, item 3)."""
+    for kind in ("sites", "sightings", "posts"):
+        doc = json.loads(run(config, kind, "--format", "geojson").stdout)
+        assert doc["attribution"] == "© OpenStreetMap contributors", kind
+        assert doc["license"] == "ODbL-1.0" and doc["license_url"].startswith("https://opendatacommons.org/")
+    out = tmp_path / "exports" / "sites.csv"
+    out.parent.mkdir()
+    result = run(config, "sites", "-o", str(out))
+    licence = (out.parent / "LICENCE.txt").read_text("utf-8")
+    assert "© OpenStreetMap contributors" in licence and "ODbL-1.0" in licence
+    assert "attribution in LICENCE.txt" in result.stderr
+    assert rows_of(out.read_text("utf-8"))[0]["id"] == "1"  # the CSV itself keeps its columns

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
+from time import monotonic
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 from shapely.geometry import Polygon
+from sqlalchemy import select
 
+from hiljade.config import load_config
 from hiljade.errors import ConfigError, GeocoderError
 from hiljade.harvester.geocoder import (
     Geocoder,
@@ -20,7 +27,15 @@ from hiljade.harvester.geocoder import (
     cache_key,
     normalise_query,
 )
-from tests.support.http import LocalServer, QuietHandler
+from hiljade.models.posts import save_post
+from hiljade.models.schema import GeocodeAnswer, PostLocation, Sighting
+from hiljade.records import AuthorRecord, PostRecord
+from hiljade.services.store import author_policy, open_store
+from tests.support.cli import cli
+from tests.support.config import write_config
+from tests.support.http import LocalServer, QuietHandler, TrickleHandler
+from tests.support.places import AREA as PROCESS_AREA
+from tests.support.places import STREETS
 
 AGENT = "hiljade-tests/0.1 (tests@example.org)"
 LICENCE = "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright"
@@ -75,6 +90,9 @@ class _Nominatim(QuietHandler):
         parts = urlsplit(self.path)
         params = {k: v[0] for k, v in parse_qs(parts.query).items()}
         self.server.seen.append((parts.path, params, dict(self.headers)))  # type: ignore[attr-defined]
+        if getattr(self.server, "down", False):  # an outage: every request fails
+            self._send(503, "text/html", b"<html><body>Service Unavailable</body></html>")
+            return
         if not parts.path.endswith("/search"):
             self._send(404, "text/html", b"<html><body>Not found</body></html>")
             return
@@ -248,6 +266,25 @@ def test_server_errors_are_not_refusals_and_not_cached(nominatim: Any) -> None:
     assert geocoder.geocode("Slavija")  # not paused
 
 
+def test_failures_in_a_row_stop_the_asking(nominatim: Any) -> None:
+    geocoder = make(nominatim)
+    nominatim.down = True
+    for _ in range(2):
+        with pytest.raises(GeocoderError):
+            geocoder.geocode("Slavija")
+    nominatim.down = False
+    assert geocoder.geocode("Slavija") and geocoder.failures_in_a_row == 0  # an answer resets the count
+    nominatim.down = True
+    for query in ("Takovska 2", "Knez Mihailova", "Takovska 2"):
+        with pytest.raises(GeocoderError) as err:
+            geocoder.geocode(query)
+        assert err.value.refused is False and err.value.status == 503
+    asked = len(nominatim.seen)
+    with pytest.raises(GeocoderError, match="stopped asking after 3 failures in a row"):
+        geocoder.geocode("Knez Mihailova")
+    assert len(nominatim.seen) == asked == 6 and geocoder.failure is not None and geocoder.refusal is None
+
+
 def test_unreachable_server_is_a_geocoder_error() -> None:
     server = LocalServer(_Nominatim)
     port = server.port
@@ -256,6 +293,18 @@ def test_unreachable_server_is_a_geocoder_error() -> None:
     geocoder = Geocoder.from_config(section, cache=MemoryGeocodeCache(), area=AREA, sleep=FakeTime().sleep)
     with pytest.raises(GeocoderError) as err:
         geocoder.geocode("Slavija")
+    assert err.value.refused is False
+
+
+@pytest.mark.parametrize("mode", ["headers", "body"])
+def test_a_trickling_geocoder_fails_at_the_total_timeout(mode: str) -> None:
+    """One byte each 0.3 s never trips the per-read timeout; the total timeout ends the request."""
+    with LocalServer(TrickleHandler, trickle=mode, interval=0.3) as server:
+        geocoder = make(server, timeout_seconds=1, total_timeout_seconds=1.5)
+        started = monotonic()
+        with pytest.raises(GeocoderError, match=r"no complete answer from 127\.0\.0\.1 within 1\.5 s") as err:
+            geocoder.geocode("Slavija")
+        assert monotonic() - started < 4.0  # the stand-in would trickle for 12 s
     assert err.value.refused is False
 
 
@@ -317,3 +366,97 @@ def test_cached_jsonv2_answers_are_read_too(nominatim: Any) -> None:
     found = make(nominatim, cache=cache).geocode("slavija")
     assert (found[0].evidence["class"], found[0].evidence["type"]) == ("place", "square")
     assert nominatim.seen == []
+
+
+# -- `hiljade process` with the geocoder on, on SQLite and PostgreSQL --------------------------------
+
+
+CREATED = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+
+
+def process_config(tmp_path: Path, db_url: str, server: LocalServer, texts: list[str]) -> Path:
+    """An initialised store with the small gazetteer and one post per text, the geocoder on."""
+    (tmp_path / "streets.geojson").write_text(json.dumps(STREETS), encoding="utf-8")
+    (tmp_path / "area.geojson").write_text(json.dumps(PROCESS_AREA), encoding="utf-8")
+    config = write_config(tmp_path, db_url, [], area__boundary=str(tmp_path / "area.geojson"),
+                          media__download=False, geocoder__enabled=True, geocoder__url=server.url,
+                          geocoder__user_agent=AGENT)
+    assert cli(config, "init")[0] == 0
+    assert cli(config, "gazetteer", "build", str(tmp_path / "streets.geojson"))[0] == 0
+    cfg = load_config(config)
+    store = open_store(cfg)
+    with store.transaction() as conn:
+        for n, text in enumerate(texts, 1):
+            record = PostRecord(platform="mastodon", server="https://a.example", native_id=str(n),
+                                uri=f"https://a.example/s/{n}", created_at=CREATED, text=text,
+                                author=AuthorRecord("mastodon", "https://a.example/u/x"), fetched_from="test")
+            save_post(conn, record, author_policy(cfg), dt.datetime.now(dt.UTC))
+    store.close()
+    return config
+
+
+def stored(config: Path) -> tuple[dict[int, str], dict[int, str], int]:
+    """Outcomes by post id, chosen methods by post id, and the number of cached geocoder answers."""
+    store = open_store(load_config(config))
+    with store.connect() as conn:
+        outcomes = dict(conn.execute(select(PostLocation.post_id, PostLocation.outcome)).all())
+        chosen = dict(conn.execute(select(Sighting.post_id, Sighting.method).where(Sighting.chosen)).all())
+        cached = len(conn.execute(select(GeocodeAnswer.key)).all())
+    store.close()
+    return outcomes, chosen, cached
+
+
+def test_process_with_the_geocoder_caches_answers_in_its_own_transaction(
+    tmp_path: Path, db_url: str, nominatim: Any
+) -> None:
+    config = process_config(tmp_path, db_url, nominatim, ["Slavija", "Knez Mihailova", "Nepostojeće mesto"])
+    code, _, err = cli(config, "process")
+    assert code == 0, err
+    assert "3 posts" in err and "2 pending review" in err and "1 nothing found" in err
+    outcomes, chosen, cached = stored(config)
+    assert outcomes == {1: "pending_review", 2: "pending_review", 3: "nothing"}
+    assert chosen == {1: "geocoder", 2: "geocoder"} and cached == 3
+    asked = len(nominatim.seen)
+    code, _, err = cli(config, "process", "--reprocess")
+    assert code == 0 and "3 posts" in err and len(nominatim.seen) == asked  # answered from the cache
+
+
+def test_a_database_error_is_a_message_not_a_traceback(
+    tmp_path: Path, sqlite_url: str, nominatim: Any
+) -> None:
+    config = process_config(tmp_path, sqlite_url, nominatim, ["Slavija"])
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["database"]["busy_timeout_seconds"] = 0
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        code, _, err = cli(config, "process")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 1 and "database is locked" in err and "Traceback" not in err
+    assert err.startswith("error: ")
+
+
+def test_an_outage_leaves_posts_waiting_stops_asking_and_warns(tmp_path: Path, db_url: str) -> None:
+    with LocalServer(_Nominatim, seen=[], down=True) as server:
+        texts = ["Slavija", "Knez Mihailova", "Takovska 2", "Nepostojeće mesto", "Još jedno mesto"]
+        config = process_config(tmp_path, db_url, server, texts)
+        code, _, err = cli(config, "process")
+        assert code == 0, err
+        assert "5 posts wait for the geocoder" in err
+        assert len(server.seen) == 3  # stopped asking after 3 failures in a row
+        outcomes, chosen, cached = stored(config)
+        assert set(outcomes.values()) == {"waiting_geocoder"} and chosen == {} and cached == 0
+        code, out, err = cli(config, "status")
+        assert code == 1 and "5 posts wait for the geocoder" in err
+        server.down = False
+        code, _, err = cli(config, "process")  # a plain run asks again
+        assert code == 0 and "process: 5 posts" in err and "wait for the geocoder" not in err
+        outcomes, chosen, cached = stored(config)
+        assert outcomes == {1: "pending_review", 2: "pending_review", 3: "pending_review", 4: "nothing",
+                            5: "nothing"}
+        assert chosen == {1: "geocoder", 2: "geocoder", 3: "geocoder"} and cached == 5
+        code, out, err = cli(config, "status")
+        assert "wait for the geocoder" not in err and "did not answer" not in err

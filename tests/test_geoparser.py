@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import json
+import random
+import string
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hiljade.harvester.osm_files import read_osm_files
 from hiljade.pipeline.gazetteer import Gazetteer
+from hiljade.pipeline.gazetteer_build import build_gazetteer
 from hiljade.pipeline.geoparser import parse
 from hiljade.pipeline.locate import locate
 from hiljade.records import Candidate
 from tests.support.gazetteer import (
+    AREA,
     DECANSKA_17_OKTOBRA,
     DECANSKA_MAKEDONSKA,
     belgrade_gazetteer,
     town_gazetteer,
+    write_town,
 )
 
 
@@ -328,3 +335,160 @@ def test_a_corner_with_an_unmapped_street_gets_no_point(town: Gazetteer, text: s
 def test_an_unmapped_street_named_as_noise_does_not_block(town: Gazetteer) -> None:
     c = best("Kamera u Dečanskoj, a ja živim u Takovskoj", town)
     assert c is not None and c.method == "street" and c.status == "pending_review"
+
+
+# ---- squares and landmarks with an extent -------------------------------------------------------
+
+SQUARE_EDGE = (44.8206, 20.4720)  # where Његошева reaches Трг слободе
+PARK_SIDE = (44.8219, 20.4770)  # the point of Ушћанска nearest the middle of Парк Ушће
+
+
+def _box(x0: float, y0: float, x1: float, y1: float) -> dict:
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
+
+
+@pytest.fixture(scope="module")
+def squares(tmp_path_factory: pytest.TempPathFactory) -> Gazetteer:
+    """The town plus a square and a park drawn as areas, streets that meet them, and a square and a
+    park mapped as single points."""
+    folder = tmp_path_factory.mktemp("squares")
+    feats = [
+        ("way", 501, {"place": "square", "name": "Трг слободе", "name:sr-Latn": "Trg slobode"},
+         _box(20.4700, 44.8200, 20.4720, 44.8212)),
+        ("way", 502, {"highway": "residential", "name": "Његошева", "name:sr-Latn": "Njegoševa"},
+         {"type": "LineString", "coordinates": [[20.4740, 44.8206], [20.4720, 44.8206]]}),
+        ("way", 503, {"leisure": "park", "name": "Парк Ушће", "name:sr-Latn": "Park Ušće"},
+         _box(20.4750, 44.8220, 20.4790, 44.8240)),
+        ("way", 504, {"highway": "residential", "name": "Ушћанска", "name:sr-Latn": "Ušćanska"},
+         {"type": "LineString", "coordinates": [[20.4745, 44.8219], [20.4800, 44.8219]]}),
+        ("node", 505, {"place": "square", "name": "Трг Ђерам", "name:sr-Latn": "Trg Đeram"},
+         {"type": "Point", "coordinates": [20.4650, 44.8250]}),
+        ("node", 506, {"leisure": "park", "name": "Парк пионира", "name:sr-Latn": "Park pionira"},
+         {"type": "Point", "coordinates": [20.4660, 44.8260]}),
+        # landmarks of several kinds, for their declined forms
+        ("way", 601, {"amenity": "school", "name": "Основна школа Владимир Роловић"},
+         _box(20.4400, 44.8000, 20.4404, 44.8003)),
+        ("node", 602, {"amenity": "place_of_worship", "name": "Храм Светог Марка"},
+         {"type": "Point", "coordinates": [20.4420, 44.8010]}),
+        ("node", 603, {"amenity": "arts_centre", "name": "Студентски културни центар"},
+         {"type": "Point", "coordinates": [20.4430, 44.8020]}),
+        ("node", 604, {"man_made": "tower", "name": "Авалски торањ"},
+         {"type": "Point", "coordinates": [20.4440, 44.8030]}),
+        ("node", 605, {"amenity": "theatre", "name": "Народно позориште"},
+         {"type": "Point", "coordinates": [20.4450, 44.8040]}),
+        ("node", 606, {"public_transport": "station", "railway": "station", "name": "Београд центар"},
+         {"type": "Point", "coordinates": [20.4460, 44.8050]}),
+        ("node", 607, {"shop": "supermarket", "name": "Maxi", "brand": "Maxi"},
+         {"type": "Point", "coordinates": [20.4470, 44.8060]}),
+    ]
+    path = folder / "squares.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"osm_type": t, "osm_id": i, **tags}, "geometry": g}
+                    for t, i, tags, g in feats
+                ],
+            },
+            ensure_ascii=False,
+        ),
+        "utf-8",
+    )
+    return build_gazetteer(read_osm_files([*write_town(folder), path]), area=AREA)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kamera u Njegoševoj kod Trga slobode",
+        "Камера на углу Његошеве и Трга слободе",
+        "Trg slobode / Njegoševa, kamera na stubu",
+    ],
+)
+def test_a_street_with_a_square_it_meets_is_placed_where_they_meet(squares: Gazetteer, text: str) -> None:
+    c = best(text, squares)
+    assert c.method == "intersection" and c.status == "auto" and c.evidence["kind"] == "meeting"
+    assert c.source == "intersection:Његошева / Трг слободе"
+    assert near(c, *SQUARE_EDGE, 5, squares) and c.precision_m <= 30
+
+
+def test_a_street_along_a_large_park_is_placed_on_it_for_review(squares: Gazetteer) -> None:
+    c = best("Kamera u Ušćanskoj kod Parka Ušće", squares)
+    assert c.method == "intersection" and near(c, *PARK_SIDE, 5, squares)
+    assert c.status == "pending_review" and any("runs along it" in d for d in c.evidence["doubts"])
+
+
+def test_squares_alone_claim_no_precision_they_cannot_keep(squares: Gazetteer) -> None:
+    c = best("Kamera na Trgu slobode", squares)  # drawn as an area: its reach is its precision
+    assert c.method == "square" and c.status == "auto" and c.precision_m >= 100
+    for text, what in (("Kamera na Trgu Đeram", "square"), ("Kamera u Parku pionira", "park")):
+        c = best(text, squares)  # mapped as a point: how large it is nobody knows
+        assert c.status == "pending_review" and c.precision_m >= 100, text
+        assert f"a {what} mapped as a point: its size is unknown" in c.evidence["doubts"], text
+    c = best("Kamera u Parku Ušće", squares)  # larger than a point may claim
+    assert c.status == "pending_review" and c.precision_m > 150
+    assert best("Kamera ispred Doma omladine", squares).status == "auto"  # a building: a spot
+
+
+@pytest.mark.parametrize(
+    ("text", "source"),
+    [
+        ("Kamera ispred Osnovne škole Vladimir Rolović", "Основна школа Владимир Роловић"),
+        ("Kamera ispred OŠ Vladimir Rolović", "Основна школа Владимир Роловић"),  # the usual short form
+        ("Камера код ОШ Владимир Роловић", "Основна школа Владимир Роловић"),
+        ("Kamera kod crkve Svetog Marka", "Храм Светог Марка"),  # a hram is a crkva
+        ("Kamera u Hramu Sv. Marka", "Храм Светог Марка"),
+        ("Kamera ispred Studentskog kulturnog centra", "Студентски културни центар"),  # centar, centra
+        ("Камера у Студентском културном центру", "Студентски културни центар"),
+        ("Kamera kod Avalskog tornja", "Авалски торањ"),  # toranj, tornja
+        ("Kamera ispred Narodnog pozorišta", "Народно позориште"),
+    ],
+)
+def test_landmarks_of_every_kind_in_their_declined_forms(squares: Gazetteer, text: str, source: str) -> None:
+    c = best(text, squares)
+    assert c is not None and (c.method, c.source, c.status) == ("landmark", f"landmark:{source}", "auto")
+
+
+def test_landmarks_keep_the_ambiguity_rules(squares: Gazetteer) -> None:
+    assert parse("Kamera kod Maxija", squares) == []  # a one-word shop name needs support
+    c = best("Kamera na stanici Beograd centar", squares)  # a station: an area mapped as a point
+    assert c.source == "landmark:Београд центар" and c.status == "pending_review"
+
+
+def test_landmarks_of_the_rakovica_dump(shared_data: Path) -> None:
+    """The schools, church, market and clinics of the Rakovica OSM text dump are landmarks."""
+    geo = shared_data / "belgrade_geo"
+    gaz = build_gazetteer(
+        read_osm_files([geo / "osm_rakovica_ways_dump_2020.txt", geo / "osm_rakovica_nodes_dump_2020.txt"])
+    )
+    for text, source in (
+        ("Kamera kod Pijace Petlovo brdo", "Пијаца Петлово брдо"),
+        ("Kamera ispred Petnaeste gimnazije", "Гимназија „Патријарх Павле“"),  # its old_name
+        ("Kamera kod crkve Rođenja Svetog Jovana Krstitelja", "Храм Рођења Св Јована Крститеља"),
+        ("Kamera ispred OŠ Vladimir Rolović", "Основна школа Владимир Роловић"),
+        ("Камера код Здравствене станице Лабудово брдо", "Здравствена станица „Лабудово брдо“"),
+    ):
+        c = best(text, gaz)
+        assert c is not None and c.source == f"landmark:{source}" and c.status == "auto", text
+
+
+def test_a_long_list_of_street_names_is_read_in_bounded_time(town: Gazetteer) -> None:
+    """40 kB of street names (every pair in one sentence) once took minutes: pairs of names too far
+    apart to be a corner are not weighed, and only the first MAX_TEXT characters are read."""
+    names = ["Dečanska", "Makedonska", "Kneza Mihaila", "Gočka", "Sedamnaestog oktobra"]
+    text = ", ".join(names * 2000)[:40_000]
+    started = time.monotonic()
+    found = locate(text, town)
+    assert time.monotonic() - started < 10.0
+    assert found.chosen is None or found.chosen.status != "auto"
+
+
+def test_a_huge_word_is_not_folded_into_memory(town: Gazetteer) -> None:
+    """A huge random word was folded whole: its one-letter deletions are as many strings as it has letters,
+    each nearly as long (an 80 kB word raised MemoryError; 160 kB took seconds here). Now no fuzzy
+    matching is tried for a word longer than any name."""
+    word = "".join(random.Random(17).choice(string.ascii_lowercase) for _ in range(160_000))
+    started = time.monotonic()
+    assert locate(f"kamera {word} ovde", town).chosen is None
+    assert time.monotonic() - started < 2.0

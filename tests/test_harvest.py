@@ -11,19 +11,26 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
+from hiljade.cli import harvest as harvest_command
 from hiljade.config import load_config
 from hiljade.harvester.mastodon import opt_out_reason
-from hiljade.models.schema import HarvestRun
-from hiljade.services.feeds import harvest, mastodon_feeds
-from hiljade.services.store import open_store
+from hiljade.models.ledger import Cursor
+from hiljade.models.schema import HarvestRun, Media, Post, PostCopy, PostVersion, ReviewLog, Sighting
+from hiljade.records import AuthorRecord, PostRecord
+from hiljade.services.feeds import HarvestReport, harvest, mastodon_feeds
+from hiljade.services.harvest import End, Feed, Harvester, Step
+from hiljade.services.store import author_policy, open_store
 from tests.support.cli import cli
 from tests.support.config import write_config
 from tests.support.harvest import snapshot
-from tests.support.mastodon import make_statuses, recorded_statuses
+from tests.support.identity import PROFILE_KEYS, keys_in, leaks, stored_payloads
+from tests.support.mastodon import homed_statuses, hostile_copy, make_statuses, recorded_statuses
 from tests.support.mastodon_server import MastodonStandIn
 
 
@@ -88,11 +95,15 @@ def test_an_edit_seen_later_updates_the_text_and_keeps_the_old_one(
     tmp_path: Path, db_url: str, statuses: list[dict]
 ) -> None:
     original = next(s for s in statuses if s["uri"] not in opted_out(statuses))
-    edited = copy.deepcopy(original)
-    edited["id"] = "990001"
-    edited["content"] = "<p>Ispravka: kamera je na uglu Dečanske i Nušićeve #hiljadekamera</p>"
-    edited["edited_at"] = "2030-01-01T00:00:00.000Z"
-    with MastodonStandIn(statuses) as one, MastodonStandIn([edited]) as two:
+    with MastodonStandIn(statuses) as one, MastodonStandIn([]) as two:
+        # the post's home is server two (its uri names it): its edit replaces the copy seen on one
+        original["uri"] = two.url + urlsplit(original["uri"]).path
+        one.add(original)
+        edited = copy.deepcopy(original)
+        edited["id"] = "990001"
+        edited["content"] = "<p>Ispravka: kamera je na uglu Dečanske i Nušićeve #hiljadekamera</p>"
+        edited["edited_at"] = "2030-01-01T00:00:00.000Z"
+        two.add(edited)
         config = write_config(tmp_path, db_url, [one.url, two.url])
         cli(config, "init")
         code, _, err = cli(config, "harvest")
@@ -170,13 +181,61 @@ def test_broken_server_is_loud_and_does_not_stop_the_others(
 def test_token_from_environment_opens_a_locked_feed(
     tmp_path: Path, sqlite_url: str, statuses: list[dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HILJADE_TEST_TOKEN", "s3cret")
-    with MastodonStandIn(statuses[:10], require_token="s3cret") as locked:
+    monkeypatch.setenv("HILJADE_TEST_TOKEN", "s3cret-token-0006")  # 8 characters at least (issue 9, item 4)
+    with MastodonStandIn(statuses[:10], require_token="s3cret-token-0006") as locked:
         config = write_config(tmp_path, sqlite_url, [{"url": locked.url, "token_env": "HILJADE_TEST_TOKEN"}])
         cli(config, "init")
         code, _, err = cli(config, "harvest")
     assert code == 0, err
     assert len(snapshot(config)["posts"]) == len(expected(statuses[:10]))
+
+
+def test_a_token_too_short_to_mask_is_refused_before_any_request(
+    tmp_path: Path, sqlite_url: str, statuses: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9, item 4: with a token ``x`` a message read "Ma*** retries e***ceeded"; such a token
+    can be neither masked nor left in messages, so it is refused when the configuration loads."""
+    monkeypatch.setenv("HILJADE_TEST_TOKEN", "x")
+    with MastodonStandIn(statuses[:3], require_token="x") as locked:
+        config = write_config(tmp_path, sqlite_url, [{"url": locked.url, "token_env": "HILJADE_TEST_TOKEN"}])
+        code, _, err = cli(config, "harvest")
+        assert locked.requests == []
+    assert code == 2 and "HILJADE_TEST_TOKEN: the value is 1 character long" in err
+    assert "***" not in err
+
+
+def test_a_server_url_with_credentials_is_refused_in_the_file_and_on_the_command_line(
+    tmp_path: Path, sqlite_url: str, statuses: list[dict]
+) -> None:
+    """Issue 10, item 24: ``http://user:TOKEN@host`` was accepted and the token stored in posts, post
+    copies, the ledger and cursors, and shown by ``status --json``."""
+    with MastodonStandIn(statuses[:3]) as server:
+        with_token = server.url.replace("http://", "http://user:TOKEN-0008@")
+        config = write_config(tmp_path, sqlite_url, [with_token])
+        code, _, err = cli(config, "harvest")
+        assert code == 2 and "sources.mastodon.servers: http://***@127.0.0.1" in err
+        config = write_config(tmp_path, sqlite_url, [server.url])
+        cli(config, "init")
+        code, _, err = cli(config, "harvest", "--server", with_token)
+        assert code == 2 and "--server: http://***@127.0.0.1" in err and "environment" in err
+        assert server.requests == []
+    assert "TOKEN-0008" not in err and snapshot(config)["posts"] == []
+
+
+def test_a_400_invalid_bearer_token_is_recorded_as_auth_error(
+    tmp_path: Path, sqlite_url: str, statuses: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HILJADE_TEST_TOKEN", "not-the-token")
+    with MastodonStandIn(statuses[:5]) as server:  # answers a bad token as Takahē does
+        config = write_config(tmp_path, sqlite_url, [{"url": server.url, "token_env": "HILJADE_TEST_TOKEN"}])
+        cli(config, "init")
+        server.faults.push("status", 400, {"Content-Type": "text/html"}, "Invalid Bearer token")
+        code, _, err = cli(config, "harvest")
+    assert code == 1 and "$HILJADE_TEST_TOKEN" in err and "not-the-token" not in err
+    store = open_store(load_config(config))
+    with store.connect() as conn:
+        row = conn.execute(select(HarvestRun.__table__)).one()
+    assert row.status == "auth_error" and "$HILJADE_TEST_TOKEN" in row.error_message
 
 
 def test_empty_feed_is_reported(tmp_path: Path, sqlite_url: str) -> None:
@@ -229,6 +288,49 @@ def test_harvest_without_init_says_so(tmp_path: Path, sqlite_url: str) -> None:
     config = write_config(tmp_path, sqlite_url, ["http://127.0.0.1:9"])
     code, _, err = cli(config, "harvest")
     assert code == 1 and "hiljade init" in err
+
+
+def test_without_network_the_harvest_says_why_soon_and_shows_its_retries_on_a_terminal(
+    tmp_path: Path, sqlite_url: str, statuses: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(harvest_command, "_on_terminal", lambda: True)
+    with MastodonStandIn(statuses[:5]) as server:
+        config = write_config(tmp_path, sqlite_url, ["https://hiljade-test.invalid", server.url],
+                              hashtags=["hiljadekamera", "kamere"], sources__mastodon__min_interval_seconds=0)
+        cli(config, "init")
+        server.faults.push("status", 503)  # one failure, retried after a notice
+        started = time.monotonic()
+        code, _, err = cli(config, "harvest")
+    assert code == 1 and time.monotonic() - started < 30
+    notice = "hiljadekamera: HTTP 503 Service Unavailable; trying again in 2 s (retry 1 of 2)"
+    assert f"{server.url}/api/v1/timelines/tag/{notice}" in err
+    for tag in ("hiljadekamera", "kamere"):
+        where = "https://hiljade-test.invalid"
+        assert (f"FAILED: {where} #{tag}: {where}: #{tag} timeline: "
+                "cannot resolve hiljade-test.invalid: is this machine online?") in err
+    store = open_store(load_config(config))
+    with store.connect() as conn:
+        rows = conn.execute(select(HarvestRun.__table__).order_by(HarvestRun.id)).all()
+    assert [(r.server, r.status) for r in rows][:2] == [("https://hiljade-test.invalid", "unavailable")] * 2
+
+
+@pytest.mark.parametrize("source", ["mastodon", "twitter", "bluesky"])
+def test_a_disabled_source_is_refused_by_the_one_rule(
+    tmp_path: Path, sqlite_url: str, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HILJADE_TWITTER_BEARER_TOKEN", "a-bearer-token")  # everything else is in order
+    monkeypatch.setenv("HILJADE_BLUESKY_APP_PASSWORD", "an-app-password")
+    with MastodonStandIn(make_statuses(3, seed=2)) as server:
+        config = write_config(tmp_path, sqlite_url, [server.url], **{
+            f"sources__{source}__enabled": False, "sources__twitter__api_url": server.url,
+            "sources__bluesky__handle": "someone.bsky.social", "sources__bluesky__service_url": server.url,
+        })
+        assert cli(config, "init")[0] == 0
+        code, _, err = cli(config, "harvest", "--source", source)
+        assert code == 2, err
+        assert f"sources.{source}.enabled is false; set it to true to harvest" in err
+        assert server.requests == [], "a disabled source asks nobody"
+    assert snapshot(config)["cursors"] == []
 
 
 def _spawn_harvest(config: Path) -> subprocess.Popen:
@@ -297,3 +399,161 @@ def test_recorded_real_statuses_harvest(tmp_path: Path, sqlite_url: str, shared_
 
 def opt_out_of(status: dict) -> bool:
     return opt_out_reason((status.get("reblog") or status)["account"]) is not None
+
+
+class ListedPages:
+    """A paging that hands out the given pages, one per harvest run."""
+
+    limit_message = "stopped after {pages} pages"
+
+    def __init__(self, *pages: tuple[PostRecord, ...]) -> None:
+        self.pages = list(pages)
+
+    def read(self, store: object, feed: Feed, cursor: Cursor, now: dt.datetime) -> Step | End:
+        posts = self.pages.pop(0)
+        return Step(posts=posts, cursor=cursor.moved(newest_id="9"), done=True, requests=1,
+                    rate_limit_waits=0, waited_seconds=0.0, oldest_created_at=None)
+
+    def outcome(self, feed: Feed, cursor: Cursor) -> End:
+        return End("ok")
+
+
+def test_an_edit_that_removes_the_campaign_hashtag_withdraws_the_post(tmp_path: Path, db_url: str) -> None:
+    config_path = write_config(tmp_path, db_url, [], hashtags=["hiljadekamera", "kamere"])
+    assert cli(config_path, "init")[0] == 0
+    config = load_config(config_path)
+    created = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+    def post(text: str, tags: tuple[str, ...], edited: int | None = None) -> PostRecord:
+        return PostRecord(platform="mastodon", server="https://m.example", native_id="7",
+                          uri="https://m.example/users/ana/statuses/7", created_at=created, text=text,
+                          hashtags=tags, fetched_from="test",
+                          edited_at=None if edited is None else created + dt.timedelta(hours=edited),
+                          author=AuthorRecord("mastodon", "https://m.example/users/ana"))
+
+    paging = ListedPages(
+        (post("Kamera kod Slavije #hiljadekamera #kamere", ("hiljadekamera", "kamere")),),
+        (post("Kamera kod Slavije #kamere", ("kamere",), edited=1),),  # still in the campaign: an edit
+        (post("Ipak nije kamera", ("lampe",), edited=2),),  # out of the campaign: withdrawn
+    )
+    store = open_store(config)
+    feed = Feed("mastodon", "https://m.example", "hiljadekamera", None)
+    results = []
+    for _ in range(3):
+        harvester = Harvester(store, author_policy(config), paging, campaign=config.hashtags)
+        results.append(harvester.harvest([feed])[0])
+    assert [r.counts.get("updated_posts") for r in results] == [0, 1, 0]
+    assert [r.counts.get("erased_posts") for r in results] == [0, 0, 1]
+    assert "1 withdrawn by their authors and erased" in HarvestReport(results[2:]).summary()
+    with store.connect() as conn:
+        (row,) = conn.execute(select(Post.__table__)).all()
+        (log,) = conn.execute(select(ReviewLog.__table__)).all()
+        ledger = conn.execute(select(HarvestRun.erased_posts).order_by(HarvestRun.id)).scalars().all()
+    store.close()
+    assert row.deleted_at is not None and row.text == "" and row.uri.startswith("erased:")
+    assert row.author_id is None and row.raw == {} and row.hashtags == []
+    assert (log.reviewer, log.action, log.reason) == (
+        "harvest", "erase", "withdrawn by its author: an edit removed the campaign hashtag")
+    assert ledger == [0, 0, 1]
+
+
+def _account_values(statuses: list[dict]) -> set[str]:
+    """What names the author of each status (besides its username, which its address carries)."""
+    accounts = [(s.get("reblog") or s)["account"] for s in statuses]
+    return {str(a.get(k) or "") for a in accounts for k in ("id", "display_name", "avatar", "avatar_static",
+                                                             "header", "header_static", "note")}
+
+
+def _assert_no_account_identity(config: Path, statuses: list[dict]) -> None:
+    payloads = stored_payloads(config)
+    assert payloads
+    raws = [raw for raw, _ in payloads]
+    assert not keys_in(raws) & set(PROFILE_KEYS)
+    assert not leaks(raws, _account_values(statuses))
+    for raw, alias in payloads:  # the account is its opt-out flags, the author only the pseudonym
+        assert set(raw["account"]) <= {"noindex", "indexable", "opt_out"}
+        assert alias and raw["author_pseudonym"] == alias
+
+
+def test_stored_payloads_keep_no_account_identity(tmp_path: Path, db_url: str) -> None:
+    statuses = make_statuses(40, seed=5)
+    with MastodonStandIn(statuses) as server:
+        config = write_config(tmp_path, db_url, [server.url])
+        cli(config, "init")
+        assert cli(config, "harvest")[0] == 0
+    _assert_no_account_identity(config, statuses)
+
+
+def test_recorded_statuses_are_stored_without_account_identity(
+    tmp_path: Path, sqlite_url: str, shared_data: Path
+) -> None:
+    recorded = recorded_statuses(shared_data / "api_payloads" / "mastodon")
+    tagged = [{**copy.deepcopy(s), "tags": [*(s.get("tags") or []), {"name": "hiljadekamera", "url": "x"}]}
+              for s in recorded]
+    with MastodonStandIn(tagged) as server:
+        config = write_config(tmp_path, sqlite_url, [server.url])
+        cli(config, "init")
+        assert cli(config, "harvest")[0] == 0
+    _assert_no_account_identity(config, [s for s in tagged if not opt_out_of(s)])
+
+
+def _post_and_copies(config: Path, uri: str) -> tuple[Any, list[Any], list[str], list[str]]:
+    """The stored post with this uri, its copies, its media urls and its earlier texts."""
+    store = open_store(load_config(config))
+    try:
+        with store.connect() as conn:
+            post = conn.execute(select(Post.__table__).where(Post.uri == uri)).one()
+            copies = conn.execute(select(PostCopy.__table__).where(PostCopy.post_id == post.id)).all()
+            media = conn.execute(select(Media.url).where(Media.post_id == post.id)).scalars().all()
+            versions = conn.execute(select(PostVersion.text).where(PostVersion.post_id == post.id)).scalars()
+            return post, list(copies), list(media), list(versions)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("hostile_first", [True, False])
+def test_another_server_cannot_change_a_post_its_home_server_serves(
+    tmp_path: Path, db_url: str, hostile_first: bool
+) -> None:
+    """A server serving a status under another server's uri, with other text, an extra hashtag, its
+    own attachment and a later edited_at, never changes the post: harvested after the home server
+    it is flagged; harvested first, the home server's copy replaces its text (kept as a version)."""
+    with MastodonStandIn([]) as honest, MastodonStandIn([]) as hostile:
+        statuses = homed_statuses(honest.url)
+        for status in statuses:
+            honest.add(status)
+        victim = statuses[0]
+        hostile.add(hostile_copy(victim, hostile.url))
+        servers = [hostile.url, honest.url] if hostile_first else [honest.url, hostile.url]
+        config = write_config(tmp_path, db_url, servers)
+        assert cli(config, "init")[0] == 0
+        code, _, err = cli(config, "harvest")
+        assert code == 0, err
+        assert cli(config, "harvest")[0] == 0  # asked again: nothing changes
+        code, out, err = cli(config, "status")
+    post, copies, media, versions = _post_and_copies(config, victim["uri"])
+    assert "Lažna" not in post.text and "uklonjena" not in post.text and "Kamera" in post.text
+    assert post.hashtags == [t["name"] for t in victim["tags"]] and post.edited_at is None
+    assert media == [] and post.fetched_from.startswith(honest.url)
+    flags = {c.server: c.disagrees for c in copies}
+    assert flags == {honest.url: None, hostile.url: "text, hashtags, media"}
+    assert versions == (["Lažna vest: kamera je uklonjena #hiljadekamera #prevara"] if hostile_first else [])
+    assert code == 1 and f"{hostile.url}: 1 post copy disagrees with the post" in out + err
+    code, out, err = cli(config, "review", "show", str(_sighting_of(config, post.id)))
+    assert code == 0, err
+    assert f"copy on {hostile.url} disagrees (text, hashtags, media): kept apart" in out
+    assert f"copy on {honest.url}" not in out
+
+
+def _sighting_of(config: Path, post_id: int) -> int:
+    """A sighting of the post, for `review show`."""
+    store = open_store(load_config(config))
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with store.transaction() as conn:
+            return int(conn.execute(Sighting.__table__.insert().values(
+                post_id=post_id, chosen=True, method="intersection", lat=44.815, lon=20.462, precision_m=15.0,
+                confidence=0.9, status="pending_review", matched="Kamera", span_start=0, span_end=6,
+                source="test", pipeline_version="1", created_at=now, evidence={})).inserted_primary_key[0])
+    finally:
+        store.close()

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select, text
 
 from hiljade.config import load_config
@@ -22,6 +23,7 @@ from hiljade.privacy import pseudonym
 from hiljade.services.store import author_policy, open_store
 from tests.support.cli import cli
 from tests.support.imports import prepared
+from tests.support.limits import traced_peak, within_seconds
 from tests.support.photos import jpeg_with_gps, plain_image
 from tests.support.places import TAKOVSKA, distance_m
 
@@ -114,7 +116,7 @@ def test_import_mail_from_every_container(tmp_path: Path, db_url: str, kind: str
     assert code == 0, err
     assert (
         f"import mail: 3 messages ({kind}): 3 imported, 0 already known, 0 unreadable; 2 photos accepted, "
-        "1 with GPS; refused attachments 3: format_not_allowed 1, not_an_image 1, too_large 1"
+        "1 with GPS; refused attachments 3: 1 format not allowed, 1 not an image, 1 too large"
     ) in err
     posts = posts_by_subject(config)
     first = posts["Nova kamera #hiljadekamera"]
@@ -139,7 +141,8 @@ def test_import_mail_from_every_container(tmp_path: Path, db_url: str, kind: str
             "refused": "too_large",
         },
     ]
-    assert set(first.raw) == {"subject", "date", "container", "attachments", "media_exif"}
+    # the sender only as the pseudonym (issue 9, item 3: every stored payload names its author so)
+    assert set(first.raw) == {"subject", "date", "container", "attachments", "media_exif", "author_pseudonym"}
     assert first.raw["media_exif"][0]["lat"] == pytest.approx(TAKOVSKA[0], abs=1e-5)
     html = posts["Re: kamera"]
     assert "Jos jedna kamera u Takovskoj." in html.text and "<b>" not in html.text
@@ -225,5 +228,44 @@ def test_a_file_without_headers_is_unreadable_not_a_post(tmp_path: Path, sqlite_
     junk = tmp_path / "junk.eml"
     junk.write_bytes(bytes(range(128, 256)) * 16 + b"\n")
     code, _, err = cli(config, "import", "mail", str(junk))
-    assert code == 1 and "1 messages (eml): 0 imported, 0 already known, 1 unreadable" in err
+    assert code == 1 and "1 message (eml): 0 imported, 0 already known, 1 unreadable" in err
     assert posts_by_subject(config) == {}
+
+
+def raw_message(subject: bytes, message_id: bytes) -> bytes:
+    return (b"From: ana@example.org\r\nSubject: " + subject + b"\r\nMessage-ID: " + message_id
+            + b"\r\nDate: Wed, 15 May 2019 09:00:00 +0200\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\nKamera u Takovskoj.\r\n")
+
+
+def test_hostile_mail_is_refused_before_parsing_in_bounded_time_and_memory(
+    tmp_path: Path, db_url: str
+) -> None:
+    config = prepared(tmp_path, db_url, cap=CAP)
+    settings = yaml.safe_load(config.read_text("utf-8"))
+    settings["imports"]["max_message_bytes"] = 1_000_000
+    config.write_text(yaml.safe_dump(settings), "utf-8")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    bomb = raw_message(b"=?utf-8?q?abc?= " * 6_500, b"<bomb@x>")  # 100 kB of encoded words
+    (inbox / "1-subject-bomb.eml").write_bytes(bomb)
+    big = EmailMessage()
+    big["From"], big["Subject"], big["Message-ID"] = "ana@example.org", "big", "<big@x>"
+    big.set_content("Kamera.")
+    big.add_attachment(os.urandom(2_000_000), maintype="image", subtype="jpeg", filename="big.jpg")
+    (inbox / "2-too-large.eml").write_bytes(big.as_bytes())
+    (inbox / "3-nul.eml").write_bytes(raw_message(b"=?utf-8?q?Kamera=00_kod_Vuka?=", b"<nul@x>"))
+    os.mkfifo(inbox / "4-pipe.eml")
+    (inbox / "5-passwd.eml").symlink_to("/etc/passwd")
+    (inbox / "6-good.eml").write_bytes(raw_message(b"Nova kamera #hiljadekamera", b"<good@x>"))
+    with within_seconds(60), traced_peak() as peak:
+        code, _, err = cli(config, "import", "mail", str(inbox))
+    assert code == 0, err
+    assert peak.bytes < 64 << 20, f"peak {peak.bytes:,} bytes"
+    assert (
+        "import mail: 6 messages (eml): 2 imported, 0 already known, 0 unreadable, 4 refused "
+        "(1 header too long, 1 message too large, 1 not a file, 1 outside folder)"
+    ) in err.splitlines()[-1]
+    posts = posts_by_subject(config)
+    assert set(posts) == {"Kamera kod Vuka", "Nova kamera #hiljadekamera"}
+    assert "\x00" not in posts["Kamera kod Vuka"].raw["subject"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import select
@@ -18,6 +20,7 @@ from hiljade.services.store import open_store
 from tests.support.cli import cli, invoke
 from tests.support.config import write_config
 from tests.support.imports import prepared
+from tests.support.limits import traced_peak, within_seconds
 from tests.support.photos import jpeg_with_gps, plain_image
 from tests.support.places import TAKOVSKA, distance_m
 
@@ -66,7 +69,7 @@ def test_import_photos_with_sidecars_is_idempotent_and_process_finds_exif(
     assert code == 0, err
     assert (
         "import photos: 7 files: 3 imported (1 without GPS), 1 already known; "
-        "refused 3: format_not_allowed 1, not_an_image 1, too_large 1"
+        "refused 3: 1 format not allowed, 1 not an image, 1 too large"
     ) in err
     got = stored(config)
     sha1 = hashlib.sha256(photos["2019/cam1.jpg"]).hexdigest()
@@ -168,3 +171,34 @@ def test_real_gps_photos_from_shared_data(tmp_path: Path, shared_data: Path) -> 
         assert distance_m(exif[name], position) < 1.0, name
     zero = [f for f, r in expected.items() if r["category"] == "gps_zero"]
     assert zero and not set(zero) & set(exif)
+
+
+def test_only_regular_files_inside_the_folder_are_read(tmp_path: Path, db_url: str) -> None:
+    config = prepared(tmp_path, db_url)
+    folder = tmp_path / "partner"
+    folder.mkdir()
+    os.mkfifo(folder / "camera.jpg")  # reading it would wait forever
+    (folder / "zero.jpg").symlink_to("/dev/zero")  # endless bytes through a link out of the folder
+    (folder / "good.jpg").write_bytes(jpeg_with_gps(*TAKOVSKA))
+    (folder / "good.jpg.txt").symlink_to("/etc/passwd")  # a caption that is someone else's file
+    (folder / "inside.jpg").symlink_to("good.jpg")  # a link inside the folder is followed
+    (folder / "captions.csv").symlink_to("/etc/passwd")
+    with within_seconds(30), traced_peak() as peak:
+        code, _, err = cli(config, "import", "photos", str(folder))
+    assert code == 0, err
+    assert peak.bytes < 64 << 20, f"peak {peak.bytes:,} bytes"
+    assert (
+        "import photos: 5 files: 1 imported (0 without GPS), 1 already known; "
+        "refused 3: 1 captions outside folder, 1 not a file, 1 outside folder"
+    ) in err
+    posts = list(stored(config)["posts"].values())
+    assert len(posts) == 1 and posts[0].text == "" and posts[0].raw["caption_source"] is None
+    assert "root:" not in repr(posts[0].raw)
+
+
+def test_a_caption_is_read_only_up_to_its_cap(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "captions.csv").write_text("a.jpg," + "x" * 2000 + "\n", "utf-8")
+    refused: Counter[str] = Counter()
+    assert load_captions(tmp_path, max_bytes=1000, refused=refused) == {}
+    assert refused == {"captions_too_large": 1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,10 @@ import pytest
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.locate import Located, locate
 from hiljade.records import Candidate
+from tests.support.cli import cli
+from tests.support.config import write_config
 from tests.support.gazetteer import DECANSKA_MAKEDONSKA, belgrade_gazetteer, town_gazetteer
+from tests.support.places import STREETS
 
 EXIF = Candidate(lat=44.8160, lon=20.4610, method="exif", precision_m=5.0, confidence=1.0, status="auto")
 NOVI_SAD = Candidate(lat=45.2551, lon=19.8452, method="exif", precision_m=5.0, confidence=1.0, status="auto")
@@ -130,3 +134,31 @@ def test_real_short_plus_code_is_recovered_near_belgrade(shared_data: Path) -> N
         and res.chosen.method == "plus_code"
         and gaz.contains(res.chosen.lat, res.chosen.lon)
     )
+
+
+def test_nothing_found_says_why(town: Gazetteer) -> None:
+    assert locate("Kamere su svuda, ne možeš da mrdneš", town).reason == "no place name found in the text"
+    unknown = locate("Kamera kod bioskopa Zvezda", town)
+    assert unknown.outcome == "nothing" and unknown.reason == (
+        "a place name was found (Zvezda) but it is not in the gazetteer; the online geocoder is off"
+    )
+    asked = locate("Kamera kod bioskopa Zvezda", town, geocode=Geocoder([]))
+    assert asked.reason.endswith("the online geocoder found nothing either")
+    ambiguous = locate("Kamera u Gočkoj", town)
+    assert ambiguous.reason.startswith("ambiguous: the text fits several places (Gočkoj")
+    outside = locate("kamera", town, extra=[NOVI_SAD])
+    assert outside.reason == "outside the area: outside the area"
+    named = locate("Kamera u Novom Sadu, u Dečanskoj", town)
+    assert named.outcome == "outside_area" and "Novi Sad" in named.reason
+    assert "no gazetteer" in locate("Kamera u Takovskoj", None).reason
+    assert locate("Kamera na uglu Dečanske i Makedonske", town).reason == ""
+
+
+def test_locate_command_prints_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "streets.geojson").write_text(json.dumps(STREETS), encoding="utf-8")
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", [])
+    streets = str(tmp_path / "streets.geojson")
+    code, out, err = cli(config, "locate", "--gazetteer", streets, "--text", "Kamera kod bioskopa Zvezda")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["status"] == "nothing" and "(Zvezda) but it is not in the gazetteer" in answer["reason"]

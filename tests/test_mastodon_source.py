@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import socket
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +34,7 @@ from hiljade.harvester.mastodon import (
     status_to_record,
 )
 from hiljade.pipeline.html_text import html_to_text
+from tests.support.http import LocalServer, TrickleHandler
 from tests.support.mastodon import OPTED_OUT_USERS, make_statuses, recorded_statuses
 from tests.support.mastodon_server import MastodonStandIn
 
@@ -214,7 +217,11 @@ def test_boost_counts_as_its_original(serve, connect) -> None:
     record = status_to_record(wrapper, server="https://m.example", fetched_from="x", fetched_at=FETCHED)
     assert (record.native_id, record.uri) == (wrapper["reblog"]["id"], wrapper["reblog"]["uri"])
     assert record.author.account_key == wrapper["reblog"]["account"]["uri"]
-    assert record.raw == wrapper["reblog"]
+    # the stored payload is the original without account identity (issue 9, item 3: a spec change)
+    original = {k: v for k, v in wrapper["reblog"].items() if k not in ("in_reply_to_account_id", "mentions")}
+    account = wrapper["reblog"]["account"]
+    flags = {k: account[k] for k in ("noindex", "indexable") if k in account}
+    assert record.raw == {**original, "account": {**flags, "opt_out": None}}
 
 
 def test_html_to_text() -> None:
@@ -250,8 +257,9 @@ def test_status_to_record_fields() -> None:
         assert [(m.native_id, m.width, m.height, m.alt_text) for m in record.media] == [
             (m["id"], m["meta"]["original"]["width"], m["meta"]["original"]["height"], m["description"])
             for m in post["media_attachments"]]
+        # the payload rebuilds the post; the author comes from the store, not the payload (issue 9)
         assert status_to_record(record.raw, server="https://m.example", fetched_from="u",
-                                fetched_at=FETCHED) == record
+                                fetched_at=FETCHED) == replace(record, author=None)
     edited = next(s for s in statuses if s["edited_at"])
     record = status_to_record(edited, server="https://m.example", fetched_from="u", fetched_at=FETCHED)
     assert record.edited_at == datetime.fromisoformat(edited["created_at"]) + timedelta(minutes=15)
@@ -380,7 +388,7 @@ def test_server_errors_are_retried_with_backoff(serve, connect, fake) -> None:
     with pytest.raises(SourceUnavailable) as caught:
         source.tag_page(TAG)
     assert isinstance(caught.value.__cause__, MastodonServerError) and caught.value.status == 504
-    assert "failed 5 time(s)" in str(caught.value) and "text/html" in str(caught.value)
+    assert "failed 5 times" in str(caught.value) and "text/html" in str(caught.value)
 
 
 @pytest.mark.parametrize("fault", [("truncate",), ("disconnect",), ("reset",)])
@@ -448,6 +456,45 @@ def test_401_with_a_refused_token_never_shows_it(serve, connect, monkeypatch) ->
         connect(server.url, access_token="sekret-token-123").tag_page(TAG)
 
 
+def test_a_400_about_the_token_is_an_authentication_problem(serve, connect, fake, monkeypatch) -> None:
+    server = serve(make_statuses(3))
+    monkeypatch.setenv("HILJADE_TEST_TOKEN", "wrong-token-abc")
+    source = connect(server.url, token_env="HILJADE_TEST_TOKEN")
+    server.faults.push("status", 400, {"Content-Type": "text/html; charset=utf-8"}, "Invalid Bearer token")
+    with pytest.raises(SourceAuthError) as caught:  # Takahē's answer to a bad token
+        source.tag_page(TAG)
+    message = str(caught.value)
+    assert caught.value.status == 400 and "refused the access token from $HILJADE_TEST_TOKEN" in message
+    assert "Invalid Bearer token" in message and "wrong-token-abc" not in message
+    server.faults.push("status", 400, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, '{"error": "no"}')
+    with pytest.raises(SourceAuthError):
+        source.tag_page(TAG)
+    server.faults.push("status", 400, {}, '{"error": "max_id must be a number"}')
+    with pytest.raises(SourceError) as caught:  # a 400 about something else stays a plain refusal
+        source.tag_page(TAG)
+    assert not isinstance(caught.value, SourceAuthError) and fake.sleeps.count(2.0) == 0
+
+
+def test_no_network_is_said_in_plain_words_and_a_name_that_does_not_resolve_is_not_retried(
+    connect, fake
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable) as caught:  # .invalid never resolves (RFC 2606): no network needed
+        connect("https://hiljade-test.invalid", min_interval=0).tag_page(TAG)
+    assert str(caught.value) == ("https://hiljade-test.invalid: #hiljadekamera timeline: cannot resolve "
+                                 "hiljade-test.invalid: is this machine online?")
+    assert fake.sleeps == [] and time.monotonic() - started < 10, "no retry: the name does not resolve"
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: connection refused, which is retried
+    with pytest.raises(SourceUnavailable) as caught:
+        connect(f"http://127.0.0.1:{port}", max_retries=2, min_interval=0).tag_page(TAG)
+    assert str(caught.value).endswith(
+        "failed 3 times, giving up: 127.0.0.1 refused the connection: is the server up, and the URL right?")
+    assert fake.sleeps == [2.0, 4.0]
+
+
 def test_404_and_other_refusals_are_not_retried(serve, connect, fake) -> None:
     server = serve(make_statuses(3))
     with pytest.raises(SourceNotFound, match="Mastodon-API server") as caught:
@@ -512,3 +559,16 @@ def test_hashtags_and_server_urls_are_checked() -> None:
             clean_hashtag(bad)
     with pytest.raises(ConfigError):
         normalize_base_url("ftp://files.example")
+
+
+@pytest.mark.parametrize("mode", ["headers", "body"])
+def test_a_trickling_server_fails_at_the_total_timeout(connect, mode: str) -> None:
+    """One byte each 0.3 s never trips the per-read timeout; every try ends at the total timeout."""
+    with LocalServer(TrickleHandler, trickle=mode, interval=0.3) as server:
+        source = connect(server.url, timeout=1.0, total_timeout=1.5, max_retries=0)
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailable) as caught:
+            source.tag_page(TAG)
+        # Mastodon.py's feed probe and the page itself; the stand-in would trickle for 12 s each
+        assert time.monotonic() - started < 2 * 1.5 + 2.5
+    assert "failed 1 time, giving up: no complete answer from 127.0.0.1 within 1.5 s" in str(caught.value)

@@ -26,7 +26,7 @@ from hiljade.harvester.media import (
     stored_format,
     strip_metadata,
 )
-from tests.support.http import LocalServer, QuietHandler
+from tests.support.http import LocalServer, QuietHandler, TrickleHandler
 
 PUBLIC_IP = "93.184.216.34"  # looks public; tests never let a socket reach it (see the tripwire)
 Route = Callable[[QuietHandler], None]
@@ -371,7 +371,7 @@ def test_slow_server_times_out() -> None:
         started = time.monotonic()
         with pytest.raises(SourceUnavailable):
             fetch_media(base(server) + "/slow", allow(server, timeout=0.3))
-        with pytest.raises(SourceUnavailable, match="longer than 0.4s"):
+        with pytest.raises(SourceUnavailable, match=r"no complete answer from 127\.0\.0\.1 within 0\.4 s"):
             fetch_media(base(server) + "/trickle", allow(server, timeout=1.0, total_timeout=0.4))
         assert time.monotonic() - started < 1.2  # the trickle alone would last 1.5 s
 
@@ -476,3 +476,14 @@ def test_multi_picture_jpeg_is_reported_as_jpeg_and_stored_as_one_frame() -> Non
     with Image.open(io.BytesIO(strip_metadata(got.data, got.format))) as clean:
         assert clean.format == "JPEG" and getattr(clean, "n_frames", 1) == 1
         assert not clean.getexif().get_ifd(0x8825)
+
+
+@pytest.mark.parametrize("mode", ["headers", "body_no_length"])
+def test_a_trickled_answer_fails_at_the_total_timeout(mode: str) -> None:
+    """Headers (or a body without a length) at one byte each 0.3 s never trip the per-read timeout;
+    the total timeout ends the download all the same."""
+    with LocalServer(TrickleHandler, trickle=mode, interval=0.3) as server:
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailable, match=r"no complete answer from 127\.0\.0\.1 within 1\.5 s"):
+            fetch_media(base(server) + "/img", allow(server, timeout=1.0, total_timeout=1.5))
+        assert time.monotonic() - started < 4.0  # the stand-in would trickle for 12 s

@@ -122,7 +122,7 @@ def test_housenumbers_and_shorter_names() -> None:
         "The Black Turtle Pub",
         "Black Turtle Pub",
     ]
-    assert shorter_names("ТЦ Стакленац") == ["Стакленац"]
+    assert shorter_names("ТЦ Стакленац") == ["Стакленац", "Тржни центар Стакленац"]  # the kind in full too
     assert shorter_names("Дом омладине Београда") == ["Дом омладине"]
     assert shorter_names("Plato dr Zorana Đinđića") == ["Plato Zorana Đinđića"]
     assert shorter_names("Palilula (Beograd)") == ["Palilula"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ from urllib.parse import parse_qs
 import pytest
 
 from hiljade.errors import ConfigError, RateLimited, SourceError, SourceUnavailable
+from hiljade.harvester import overpass as overpass_module
 from hiljade.harvester.overpass import check_overpass_file, fetch_overpass, overpass_query
-from tests.support.http import LocalServer, QuietHandler
+from tests.support.http import LocalServer, QuietHandler, TrickleHandler
 
 AGENT = "hiljade-tests/0.1 (tests@example.org)"
 BBOX = (20.35, 44.75, 20.55, 44.85)  # min_lon, min_lat, max_lon, max_lat
@@ -132,6 +134,21 @@ def test_unreachable_server(tmp_path: Path) -> None:
     with pytest.raises(SourceUnavailable):
         fetch_overpass(BBOX, url=gone, user_agent=AGENT, out=tmp_path / "a.json")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", ["headers", "body_no_length"])
+def test_a_trickling_overpass_fails_at_the_total_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setattr(overpass_module, "READ_GRACE", 0.0)
+    monkeypatch.setattr(overpass_module, "DOWNLOAD_GRACE", 0.5)  # deadline: timeout 1 + 0 + 0.5 s
+    out = tmp_path / "a.json"
+    with LocalServer(TrickleHandler, trickle=mode, interval=0.3) as server:
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailable, match=r"no complete answer from 127\.0\.0\.1 within 1\.5 s"):
+            fetch_overpass(BBOX, url=server.url + "/api/interpreter", user_agent=AGENT, out=out, timeout=1)
+        assert time.monotonic() - started < 4.0  # the stand-in would trickle for 12 s
+    assert not out.exists() and not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("bbox", [(44.75, 20.35, 44.85), (20.55, 44.75, 20.35, 44.85),

@@ -103,6 +103,7 @@ def test_process_locates_posts_with_method_precision_and_status(setup: Path) -> 
     result = invoke(["process"], config=setup)
     assert result.exit_code == 0, result.stderr
     assert "6 posts" in result.stderr and "outside the area" in result.stderr
+    assert "; media: 1 downloaded" in result.stderr and "{" not in result.stderr  # not a Python dict
     got = sightings(setup)
     crossing = got["chosen"][1]
     assert crossing.method == "intersection" and crossing.status == "auto"
@@ -173,11 +174,48 @@ def test_locate_command_on_stored_and_in_memory_gazetteer(setup: Path, tmp_path:
     )
 
 
-def test_process_without_gazetteer_says_how_to_build_one(tmp_path: Path, sqlite_url: str) -> None:
-    config = write_config(tmp_path, sqlite_url, [])
-    invoke(["init"], config=config)
+def test_process_without_gazetteer_places_what_needs_none_and_leaves_streets_waiting(
+    tmp_path: Path, db_url: str, photo_server: str
+) -> None:
+    (tmp_path / "streets.geojson").write_text(json.dumps(STREETS), encoding="utf-8")
+    (tmp_path / "area.geojson").write_text(json.dumps(AREA), encoding="utf-8")
+    config = write_config(
+        tmp_path, db_url, [], area__boundary=str(tmp_path / "area.geojson"), media__allow_hosts=[photo_server]
+    )
+    assert invoke(["init"], config=config).exit_code == 0
+    cfg = load_config(config)
+    store = open_store(cfg)
+    photo = MediaRecord(url=f"http://{photo_server}/photo.jpg", type="image")
+    with store.transaction() as conn:
+        for record in (
+            post(1, "Nova kamera na uglu Dečanske i Makedonske #hiljadekamera"),
+            post(2, "Kamera, vidi sliku", media=(photo,)),
+            post(3, "tacno ovde", geo=(44.8140, 20.4600)),
+            post(4, "https://www.openstreetmap.org/?mlat=44.8162&mlon=20.4601 kamera"),
+            post(5, "kamera 44.8170, 20.4580"),
+            post(6, "kamera 8GP2RF86+2C"),
+            post(7, "https://www.openstreetmap.org/?mlat=45.2671&mlon=19.8335 Novi Sad"),
+        ):
+            save_post(conn, record, author_policy(cfg), dt.datetime.now(dt.UTC))
+    store.close()
     result = invoke(["process"], config=config)
-    assert result.exit_code == 1 and "gazetteer build" in result.stderr
+    assert result.exit_code == 0, result.stderr
+    assert "7 posts: 5 located" in result.stderr and "1 outside the area" in result.stderr
+    assert result.stderr.count("hiljade gazetteer build") == 1
+    assert "1 post waits for the gazetteer" in result.stderr
+    got = sightings(config)
+    assert {k: r.method for k, r in got["chosen"].items()} == {
+        2: "exif", 3: "platform_geo", 4: "map_link", 5: "coordinates", 6: "plus_code"
+    }
+    assert got["outcomes"][1] == "waiting_gazetteer" and got["outcomes"][7] == "outside_area"
+    assert "process: 0 posts" in invoke(["process"], config=config).stderr  # nothing to do without one
+    built = invoke(["gazetteer", "build", str(tmp_path / "streets.geojson")], config=config)
+    assert built.exit_code == 0 and "1 post waits for the gazetteer" in built.stderr
+    assert "`hiljade process` places them" in built.stderr
+    again = invoke(["process"], config=config)
+    assert "process: 1 post: 1 located" in again.stderr, again.stderr
+    got = sightings(config)
+    assert got["chosen"][1].method == "intersection" and got["outcomes"][1] == "located"
 
 
 def test_eval_set_through_the_cli(tmp_path: Path, shared_data: Path, shared_eval: Path) -> None:
@@ -216,3 +254,30 @@ def test_eval_set_through_the_cli(tmp_path: Path, shared_data: Path, shared_eval
     assert score["located_precision"] >= 0.97
     assert score["auto_precision"] >= 0.99
     assert score["recall"] >= 0.90
+
+
+def test_media_refused_by_the_settings_are_fetched_once_the_settings_allow_them(
+    tmp_path: Path, sqlite_url: str, photo_server: str
+) -> None:
+    (tmp_path / "area.geojson").write_text(json.dumps(AREA), encoding="utf-8")
+    config = write_config(tmp_path, sqlite_url, [], area__boundary=str(tmp_path / "area.geojson"))
+    assert invoke(["init"], config=config).exit_code == 0
+    cfg = load_config(config)
+    store = open_store(cfg)
+    photo = MediaRecord(url=f"http://{photo_server}/photo.jpg", type="image")
+    with store.transaction() as conn:
+        for record in (post(1, "Kamera, vidi sliku", media=(photo,)), post(2, "ovde", geo=(44.814, 20.46))):
+            save_post(conn, record, author_policy(cfg), dt.datetime.now(dt.UTC))
+    store.close()
+    first = invoke(["process"], config=config)
+    assert first.exit_code == 0 and "media: 1 refused" in first.stderr  # 127.0.0.1 is not allow-listed
+    last = first.stderr.strip().splitlines()[-1]  # plain words: no class name, no Python dict
+    assert "MediaRefused" not in last and "{" not in last and "process: 2 posts: 1 located" in last, last
+    assert 1 not in sightings(config)["chosen"]
+    assert "process: 0 posts" in invoke(["process"], config=config).stderr  # same settings: not again
+    area = str(tmp_path / "area.geojson")
+    config = write_config(tmp_path, sqlite_url, [], area__boundary=area, media__allow_hosts=[photo_server])
+    again = invoke(["process"], config=config)
+    assert "process: 1 post: 1 located" in again.stderr, again.stderr
+    got = sightings(config)
+    assert got["chosen"][1].method == "exif" and got["media"][0] and len(got["media"][0]) == 64

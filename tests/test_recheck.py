@@ -49,7 +49,7 @@ from hiljade.services.store import author_policy, open_store
 from tests.support.cli import cli
 from tests.support.config import write_config
 from tests.support.http import LocalServer, QuietHandler
-from tests.support.mastodon import make_statuses
+from tests.support.mastodon import homed_statuses, hostile_copy, make_statuses
 from tests.support.mastodon_server import MastodonStandIn
 
 HTML_404 = ("<!DOCTYPE html><html><head><title>The page you were looking for doesn't exist (404)</title>"
@@ -144,7 +144,7 @@ def test_recheck_erases_deleted_posts_updates_edits_and_trusts_no_failure(
         ledger = rows(config, HarvestRun, HarvestRun.source == "recheck")
         assert len(ledger) == 1
         row = ledger[0]
-        assert (row.server, row.hashtag, row.status) == (server.url, "", "ok")
+        assert (row.server, row.hashtag, row.status) == (server.url, "", "partial")  # 4 could not be checked
         assert (row.pages, row.errors, row.updated_posts, row.opted_out, row.duplicates) == (
             -(-n // 15), 4, 1, 1, n - 10)
         assert row.requests >= n and "4 deleted and erased" in row.error_message
@@ -152,7 +152,7 @@ def test_recheck_erases_deleted_posts_updates_edits_and_trusts_no_failure(
 
         code, _, err = cli(config, "recheck")  # the four that could not be checked are asked again
         assert code == 0, err
-        assert "recheck: 4 posts in 1 batches" in err and "4 deleted and erased" in err
+        assert "recheck: 4 posts in 1 batch " in err and "4 deleted and erased" in err
         after = {r.id: r for r in rows(config, Post)}
         for post in masked:
             _assert_tombstone(config, after[post.id], post)
@@ -407,3 +407,142 @@ def test_a_dead_or_parked_domain_answering_404_to_everything_erases_nothing() ->
         parked.close()
     assert dead.outcome == UNCHECKED and "no deletion" in dead.reason
     assert gone.outcome == DELETED
+
+
+@pytest.mark.parametrize(
+    ("instance_paths", "nodeinfo", "trusted"),
+    [
+        (("/api/v1/instance",), False, True),  # Takahē: no trailing slash, the slash form is an HTML 404
+        (("/api/v2/instance",), False, True),
+        ((), True, True),  # no instance API, but NodeInfo says the server runs
+        ((), False, False),  # nothing says the server is alive: its 404 is no deletion
+    ],
+)
+def test_liveness_does_not_depend_on_one_path_spelling(
+    instance_paths: tuple[str, ...], nodeinfo: bool, trusted: bool
+) -> None:
+    statuses = make_statuses(2, seed=3)
+    with MastodonStandIn(statuses, instance_paths=instance_paths, nodeinfo=nodeinfo) as server:
+        server.delete(statuses[0]["id"])
+        checker = MastodonChecker(lambda url: MastodonSource(url, min_interval=0, max_retries=0,
+                                                             sleep=lambda s: None))
+        ref = PostRef(1, "mastodon", statuses[0]["uri"], ((server.url, statuses[0]["id"]),))
+        (check,) = checker.check([ref])
+    assert check.outcome == (DELETED if trusted else UNCHECKED), check.reason
+
+
+def test_on_a_takahe_like_server_deletions_are_erased_edits_kept_and_withdrawals_erased(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Takahē answers only /api/v1/instance (no slash). Deleted posts are erased, an edit that keeps
+    the hashtag updates the text, an edit that drops it withdraws the post: erased, its confirmed
+    location kept on the tombstone; a post that could not be checked makes `status` warn (exit 1)."""
+    statuses = make_statuses(12, seed=5, opt_outs=False, extras=False)
+    with MastodonStandIn(statuses, instance_paths=("/api/v1/instance",)) as server:
+        config = write_config(tmp_path, db_url, [server.url], sources__mastodon__max_retries=0,
+                              recheck__min_age="1h")
+        assert cli(config, "init")[0] == 0
+        assert cli(config, "harvest")[0] == 0
+        posts = stored_posts(config)
+        failing, deleted, kept, dropped = posts[0], posts[1:3], posts[3], posts[4]
+        for post in deleted:
+            server.delete(post.native_id)
+        server.edit(kept.native_id, "<p>Ispravka: kamera kod Vukovog spomenika #hiljadekamera</p>",
+                    ["hiljadekamera"], "2031-01-01T00:00:00.000Z")
+        server.edit(dropped.native_id, "<p>Ipak nije kamera, samo lampa.</p>", [], "2031-01-02T00:00:00.000Z")
+        confirmed = _add_evidence(config, dropped)
+        server.faults.push("status", 500)  # the first post asked (posts[0]) cannot be checked
+
+        code, _, err = cli(config, "recheck")
+        assert code == 0, err
+        assert "2 deleted and erased, 0 opted out and erased, 1 withdrawn by their authors and erased, " \
+               f"1 edited, {len(posts) - 5} unchanged, 1 could not be checked" in err
+        now = {r.id: r for r in rows(config, Post)}
+        for post in [*deleted, dropped]:
+            _assert_tombstone(config, now[post.id], post)
+        assert now[failing.id].deleted_at is None and now[failing.id].checked_at is None
+        assert now[kept.id].text.startswith("Ispravka: kamera kod Vukovog spomenika")
+        sighting = rows(config, Sighting, Sighting.post_id == dropped.id)[0]
+        assert (sighting.status, sighting.lat, sighting.lon) == ("confirmed", 44.8150, 20.4620)
+        assert sighting.matched == "" and sighting.reviewed_by == "mila-reviewer"
+        assert rows(config, Author, Author.id == confirmed) == []
+        reasons = sorted(r.reason for r in rows(config, ReviewLog))
+        assert reasons[-1] == "withdrawn by its author: an edit removed the campaign hashtag"
+        assert [r.split(":")[0] for r in reasons[:2]] == ["deleted at the source"] * 2
+        (row,) = rows(config, HarvestRun, HarvestRun.source == "recheck")
+        assert (row.status, row.erased_posts, row.errors, row.updated_posts) == ("partial", 3, 1, 1)
+        assert "1 withdrawn by their authors and erased" in row.error_message
+
+        code, out, err = cli(config, "status")
+        assert code == 1, err
+        assert f"recheck {server.url}: the last recheck could not check 1 post;" in err + out
+        assert "needs a human" in err
+
+        code, _, err = cli(config, "recheck")  # the one that failed is asked again and answers
+        assert code == 0, err
+        assert "recheck: 1 post in 1 batch " in err and "0 could not be checked" in err
+        code, out, err = cli(config, "status")
+        assert "could not check" not in err + out
+
+        code, _, err = cli(config, "harvest")  # the withdrawn post is not in the feed, nor stored again
+        assert code == 0, err
+    assert len([r for r in rows(config, Post) if r.deleted_at is None]) == len(posts) - 3
+
+
+def _by_uri(config: Path) -> dict[str, Any]:
+    return {r.uri: r for r in rows(config, Post)}
+
+
+def test_only_the_home_server_can_say_a_post_is_deleted(tmp_path: Path, db_url: str) -> None:
+    """A hostile server harvested first serves copies of the home server's posts; its 404 erases
+    nothing (the home server still has the post, which a re-harvest keeps), the home's 404 does."""
+    with MastodonStandIn([]) as honest, MastodonStandIn([]) as hostile:
+        statuses = homed_statuses(honest.url, 3)
+        for status in statuses:
+            honest.add(status)
+        kept, gone = statuses[0], statuses[1]
+        hostile.add(hostile_copy(kept, hostile.url, "770001"))
+        hostile.add(hostile_copy(gone, hostile.url, "770002"))
+        config = write_config(tmp_path, db_url, [hostile.url, honest.url], sources__mastodon__max_retries=0,
+                              recheck__min_age="1h")
+        assert cli(config, "init")[0] == 0
+        assert cli(config, "harvest")[0] == 0
+        hostile.delete("770001")  # the hostile server "deletes" the home server's post
+        honest.delete(gone["id"])  # the home server deletes this one: the hostile copy stays up
+        code, _, err = cli(config, "recheck")
+        assert code == 0, err
+        assert "1 deleted and erased" in err
+        assert cli(config, "harvest")[0] == 0
+    now = _by_uri(config)
+    assert now[kept["uri"]].deleted_at is None and now[kept["uri"]].checked_at is not None
+    assert "Lažna" not in now[kept["uri"]].text
+    assert gone["uri"] not in now and len([r for r in now.values() if r.deleted_at is not None]) == 1
+
+
+def test_without_a_home_copy_every_server_that_had_the_post_must_say_it_is_gone(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Posts of a server never harvested, seen through two others: one 404 is no deletion."""
+    statuses = homed_statuses("https://home.example", 3)
+    mirrored = [dict(copy.deepcopy(s), id=str(500 + n)) for n, s in enumerate(statuses)]
+    with MastodonStandIn(statuses) as one, MastodonStandIn(mirrored) as two:
+        config = write_config(tmp_path, db_url, [one.url, two.url], sources__mastodon__max_retries=0,
+                              recheck__min_age="1h")
+        assert cli(config, "init")[0] == 0
+        assert cli(config, "harvest")[0] == 0
+        asked = sorted(_by_uri(config).values(), key=lambda r: r.id)  # the order recheck asks in
+        on_one = {s["uri"]: s["id"] for s in statuses}
+        on_two = {s["uri"]: s["id"] for s in mirrored}
+        unanswered, present, gone = (r.uri for r in asked)
+        for uri in (unanswered, present, gone):
+            one.delete(on_one[uri])
+        two.delete(on_two[gone])
+        two.faults.push("status", 500)  # the first post asked: deleted on one, two cannot answer
+        code, _, err = cli(config, "recheck")
+        assert code == 0, err
+    assert ("1 deleted and erased, 0 opted out and erased, 0 edited, 1 unchanged, "
+            "1 could not be checked") in err
+    now = _by_uri(config)
+    assert now[present].deleted_at is None and now[present].checked_at is not None
+    assert gone not in now
+    assert now[unanswered].deleted_at is None and now[unanswered].checked_at is None

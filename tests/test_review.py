@@ -124,7 +124,7 @@ def test_review_workflow_end_to_end(world: World) -> None:
     listed = w.review("list")
     assert [int(line.split()[0]) for line in listed.stdout.splitlines()] == [street.id]
     assert "street" in listed.stdout and "Македонској" in listed.stdout
-    assert "review list: 1 sightings pending_review" in listed.stderr
+    assert "review list: 1 sighting pending review" in listed.stderr
     assert len(w.review("list", "--status", "auto").stdout.splitlines()) == 4
     assert len(w.review("list", "--status", "auto", "--limit", "2").stdout.splitlines()) == 2
     shown = w.review("show", str(street.id)).stdout
@@ -185,7 +185,8 @@ def test_review_workflow_end_to_end(world: World) -> None:
 
     # split: named sightings to a new site; then a regroup by radius
     split = w.review("split", str(cross1.site_id), "--sighting", str(geo3.id), "--sighting", str(geo6.id))
-    assert "new sites" in split.stderr
+    assert f"(sightings {geo3.id} and {geo6.id} to a new site): new site " in split.stderr
+    assert "[" not in split.stderr  # plain words, not a Python list
     new_site = w.sighting(geo3.id).site_id
     assert new_site not in (cross1.site_id, site_b) and w.members(new_site) == [geo3.id, geo6.id]
     assert w.members(cross1.site_id) == [cross1.id]
@@ -226,6 +227,30 @@ def test_bad_ids_and_bad_points_are_refused_clearly(world: World) -> None:
     assert "needs a reason" in w.review("reject", str(cross.id), "--reason", "  ", code=2).stderr
     assert "invalid" in w.cli("review", "list", "--status", "bogus", code=2).stderr.lower()
     assert len(w.log()) == log_before and w.chosen(1).status == "auto"  # refused means untouched
+
+
+def test_review_messages_are_plain_words(world: World) -> None:
+    """`review list --limit` says how many wait in all; `review show` prints no Python reprs."""
+    w = world
+    one = w.review("list", "--status", "auto", "--limit", "1")
+    assert len(one.stdout.splitlines()) == 1
+    assert one.stderr.strip().splitlines()[-1] == "review list: 1 of 4 sightings auto shown (--limit 1)"
+    assert w.review("list", "--status", "auto", "--limit", "4").stderr.strip().endswith(": 4 sightings auto")
+    assert "'" not in one.stdout.split("m  ", 1)[1][:3]  # the matched words in quotes, not a repr
+    shown = w.review("show", str(w.chosen(1).id))
+    text = shown.stdout
+    assert "evidence: " in text and "{" not in text and "[" not in text and "'" not in text, text
+    assert "matched: “" in text and shown.stderr.strip().endswith(tuple("0123456789"))
+    assert "1 candidates" not in shown.stderr
+
+
+def test_ids_too_large_for_the_store_are_usage_errors(world: World) -> None:
+    huge = "9" * 30
+    for args in (("show", huge), ("accept", huge), ("reject", huge, "--reason", "x"), ("merge", huge, "1"),
+                 ("split", "1", "--sighting", huge), ("move", huge, "--lat", "44.8", "--lon", "20.4")):
+        assert "is not in the range" in world.review(*args, code=2).stderr, args  # no OverflowError
+    assert world.review("show", str(2**31), code=2).stderr
+    assert world.cli("review", "list", "--limit", huge, code=2).stderr
 
 
 def test_reviewer_name_and_point_checks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -212,3 +213,55 @@ def test_sigterm_on_a_cron_harvest_releases_the_lock(tmp_path: Path, sqlite_url:
     assert lock_holder(sqlite_url) is None
     with run_lock(sqlite_url, command="harvest"):
         pass
+
+
+def _rows(config: Path) -> list:
+    store = open_store(load_config(config))
+    with store.connect() as conn:
+        rows = conn.execute(select(HarvestRun.__table__).order_by(HarvestRun.id)).all()
+    store.close()
+    return rows
+
+
+def test_a_killed_run_is_marked_interrupted_by_the_next_run_that_takes_the_lock_and_status_shows_it(
+    tmp_path: Path, db_url: str
+) -> None:
+    statuses = make_statuses(100, seed=3)
+    with MastodonStandIn(statuses) as server, MastodonStandIn(statuses[:5]) as other_server:
+        config = write_config(tmp_path, db_url, [server.url, other_server.url],
+                              sources__mastodon__page_limit=10,
+                              sources__mastodon__empty_feed_warning_days=36500)  # old fixture posts
+        cli(config, "init")
+        server.delay = 0.3
+        proc = _spawn(config, "--server", server.url)
+        deadline = time.monotonic() + 30
+        while len(server.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.kill()  # kill -9: nothing closes the ledger row
+        proc.wait(timeout=10)
+        server.delay = 0
+        assert [r.status for r in _rows(config)] == ["running"]
+        holder = _hold_in_other_process(db_url, 30)
+        try:  # a run that finds the lock held writes nothing, not even the mark
+            code, _, err = cli(config, "harvest", "--server", other_server.url)
+            assert code == 0 and "nothing was written" in err
+            assert [r.status for r in _rows(config)] == ["running"]
+        finally:
+            holder.kill()
+            holder.wait()
+        deadline = time.monotonic() + 10
+        while lock_holder(db_url) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cli(config, "harvest", "--server", other_server.url)[0] == 0  # takes the lock: marks the row
+        killed, other = _rows(config)
+        assert (killed.status, other.status) == ("interrupted", "ok")
+        assert "killed or crashed" in killed.error_message and "hiljade harvest" in killed.error_message
+        code, out, err = cli(config, "status", "--json")
+        data = json.loads(out)
+        assert code == 1 and [w["kind"] for w in data["warnings"]] == ["interrupted"]
+        assert f"{server.url} #hiljadekamera: the run started" in data["warnings"][0]["message"]
+        assert [r["server"] for r in data["interrupted"]] == [server.url]
+        assert cli(config, "harvest")[0] == 0  # the feed resumes: no warning left, the run still listed
+        code, out, err = cli(config, "status")
+    assert code == 0, err
+    assert f"interrupted: mastodon {server.url} #hiljadekamera: the run started" in out

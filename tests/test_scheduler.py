@@ -37,7 +37,8 @@ from hiljade.scheduler import (
     setup_logging,
     source_jobs,
 )
-from hiljade.services.feeds import SOURCES
+from hiljade.services.feeds import SOURCES, HarvestReport
+from hiljade.services.harvest import Feed, FeedResult
 from hiljade.services.store import open_store
 from tests.support.cli import cli
 from tests.support.config import write_config
@@ -230,6 +231,51 @@ def test_a_job_waits_for_the_lock_then_is_skipped_and_a_stop_runs_nothing(
     assert calls == [1], "after a stop request no job starts"
 
 
+def test_the_daemons_jobs_take_turns_and_a_failed_harvest_counts(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = load_config(write_config(tmp_path, sqlite_url, [], scheduler__misfire_grace_seconds=1))
+    order: list[str] = []
+    harvesting = threading.Event()
+
+    def harvest(should_stop: Callable[[], bool]) -> HarvestReport:
+        harvesting.set()
+        time.sleep(2.5)  # longer than the 1 s a job waits for the run lock
+        order.append("harvest")
+        feed = Feed("mastodon", "https://down.example", "hiljadekamera", None)
+        return HarvestReport([FeedResult(feed, "unavailable", "cannot resolve down.example")])
+
+    def recheck(should_stop: Callable[[], bool]) -> str:
+        for batch in (1, 2):  # like the rechecker: a turn per batch
+            with daemon.turns.hold("recheck", should_stop):  # type: ignore[union-attr]
+                order.append(f"recheck {batch}")
+        return "recheck done"
+
+    daemon = Daemon(config, [
+        Source("harvest mastodon", 30, harvest),
+        Source("process", 30, lambda should_stop: order.append("process") or "process done"),
+        Source("recheck", 30, recheck, whole_job_lock=False),
+    ])
+    with caplog.at_level(logging.INFO, logger="hiljade.run"):
+        first = threading.Thread(target=daemon.run_job, args=(daemon.sources[0],))
+        first.start()
+        assert harvesting.wait(5)
+        others = [threading.Thread(target=daemon.run_job, args=(s,)) for s in daemon.sources[1:]]
+        for thread in others:
+            thread.start()
+        for thread in [first, *others]:
+            thread.join(30)
+    assert "skipped" not in caplog.text, "the daemon's own jobs never skip one another"
+    assert order[0] == "harvest" and sorted(order[1:]) == ["process", "recheck 1", "recheck 2"]
+    assert daemon.ran == {"process": 1, "recheck": 1} and daemon.failed == {"harvest mastodon": 1}
+    assert "harvest mastodon: failed: harvest: 1 feed," in caplog.text
+    assert "https://down.example #hiljadekamera: unavailable: cannot resolve down.example" in caplog.text
+    assert daemon.summary() == "run: stopped; process 1x, recheck 1x; 1 job run failed"
+    with run_lock(sqlite_url, command="harvest"):  # another process's lock still makes a job skip
+        daemon.run_job(daemon.sources[1])
+    assert "process: skipped: another hiljade run holds the lock" in caplog.text
+
+
 def test_sources_are_imported_lazily_and_missing_ones_are_skipped(
     tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -355,6 +401,45 @@ def test_sigint_stops_an_idle_daemon_with_exit_0(tmp_path: Path, sqlite_url: str
         daemon.send_signal(signal.SIGINT)
         _, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 0, err
-    assert "harvest mastodon: harvest: 1 feeds" in err
-    assert "process: failed: no gazetteer in the database" in err, "a failing job is logged, not fatal"
+    assert "harvest mastodon: harvest: 1 feed," in err
+    # without a gazetteer the process job runs (it places what needs none; the rest waits for one)
+    assert "process: process: " in err and "process: failed" not in err, err
     assert err.rstrip().splitlines()[-1].startswith("run: stopped; harvest mastodon 1x")
+
+
+def test_a_real_daemon_runs_every_job_in_turn_and_its_log_and_status_agree_on_failures(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with MastodonStandIn(make_statuses(60, seed=4)) as server:
+        config = write_config(
+            tmp_path, sqlite_url, [server.url, "https://hiljade-test.invalid"],
+            sources__mastodon__page_limit=10, sources__mastodon__interval="1h",
+            sources__mastodon__empty_feed_warning_days=36500, recheck__min_age="36500d",
+            scheduler__json_logs=True, scheduler__misfire_grace_seconds=1,
+        )
+        cli(config, "init")
+        server.delay = 0.4  # the harvest holds the lock for seconds, longer than a job waits for it
+        daemon = _spawn_run(config)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            newest = _newest_mastodon_run(config)
+            if newest is not None and newest.status != "running" and server.delay:
+                server.delay = 0
+                time.sleep(3)  # process and recheck take their turns after the harvest
+                break
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    logs = [json.loads(line) for line in err.splitlines() if line.strip()]
+    events = {(entry.get("job"), entry.get("event")) for entry in logs}
+    assert not any(entry.get("event") == "skipped" for entry in logs), err
+    assert {("process", "done"), ("recheck", "done"), ("harvest mastodon", "failed")} <= events, err
+    failed = next(e for e in logs if e.get("event") == "failed")["message"]
+    assert "https://hiljade-test.invalid #hiljadekamera: unavailable: " in failed
+    assert "cannot resolve hiljade-test.invalid: is this machine online?" in failed
+    assert logs[-1]["message"].endswith("; 1 job run failed")
+    code, out, _ = cli(config, "status", "--json")
+    warnings = json.loads(out)["warnings"]
+    assert code == 1 and [(w["kind"], w["subject"]) for w in warnings] == [
+        ("failed", "mastodon https://hiljade-test.invalid #hiljadekamera")]

@@ -9,16 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
 from hiljade.config import Config, load_config
 from hiljade.models.ledger import Cursor, add_to_run, finish_run, save_cursor, start_run
 from hiljade.models.posts import save_post
 from hiljade.models.runlock import Holder, run_lock
+from hiljade.models.schema import HarvestRun
 from hiljade.records import AuthorRecord, PostRecord
 from hiljade.services.gazetteer import build_gazetteer
 from hiljade.services.process import process_pending
 from hiljade.services.status import collect_status
-from hiljade.services.store import author_policy, open_store
+from hiljade.services.store import author_policy, hold_run_lock, open_store
 from tests.support.cli import cli
 from tests.support.config import write_config
 from tests.support.http import LocalServer, QuietHandler
@@ -158,6 +160,19 @@ def test_status_command_table_json_and_exit_status(ledger: Path, db_url: str) ->
     assert json.loads(out)["lock"]["command"] == "harvest"
 
 
+def test_stats_counts_feeds_as_status_does_in_plain_words(ledger: Path) -> None:
+    """`stats` lists and counts the feeds `status` does (a configured feed that never ran too, the
+    geocoder not), with no Python ``None`` for a missing cursor or hashtag and plurals right."""
+    feeds = len(json.loads(cli(ledger, "status", "--json")[1])["feeds"])
+    code, out, err = cli(ledger, "stats")
+    assert code == 1
+    listed = out.split("last run per feed:\n", 1)[1].splitlines()
+    assert len(listed) == feeds and any(C in line and "never run" in line for line in listed)
+    assert "None" not in out and "geocoder" not in out and "no cursor yet" in out
+    assert "1 duplicates" not in out and "1 errors" not in out and "1 rate-limit waits" not in out
+    assert f", {feeds} feeds, " in err.rstrip().splitlines()[-1]
+
+
 def test_a_healthy_installation_exits_0(tmp_path: Path, sqlite_url: str) -> None:
     config = write(tmp_path, sqlite_url, sources__twitter__enabled=False)
     cli(config, "init")
@@ -171,6 +186,70 @@ def test_a_healthy_installation_exits_0(tmp_path: Path, sqlite_url: str) -> None
     assert code == 0, err
     assert err.strip() == "status: 3 feeds, 0 warnings"
     assert "X/Twitter" not in out
+
+
+def test_a_run_left_running_is_marked_interrupted_by_the_next_lock_holder_and_stats_says_so(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    config = write(tmp_path, sqlite_url, sources__twitter__enabled=False)
+    cli(config, "init")
+    cfg = load_config(config)
+    store = open_store(cfg)
+    with store.transaction() as conn:
+        for server in (A, B, C):
+            save_cursor(conn, Cursor("mastodon", server, "hiljadekamera", "5", None, True, NOW), NOW)
+            run(conn, "mastodon", server, "hiljadekamera", NOW - dt.timedelta(minutes=3),
+                "running" if server == A else "ok")  # A's run was killed: its row says running
+    assert list(kinds(config)) == [], "a running row alone is not known to be dead"
+    with hold_run_lock(cfg, "process", wait=0):
+        pass
+    assert len(kinds(config)["interrupted"]) == 1
+    code, _, err = cli(config, "stats")
+    store.close()
+    assert code == 1 and f"mastodon {A} #hiljadekamera: the run started" in err
+    assert "was interrupted (killed or crashed) before it finished" in err
+
+
+def test_a_recheck_that_could_not_check_posts_is_a_warning(tmp_path: Path, sqlite_url: str) -> None:
+    config = write(tmp_path, sqlite_url, sources__twitter__enabled=False)
+    cli(config, "init")
+    store = open_store(load_config(config))
+    with store.transaction() as conn:
+        for server in (A, B, C):
+            run(conn, "mastodon", server, "hiljadekamera", NOW - dt.timedelta(minutes=3), "ok", new_posts=2)
+            save_cursor(conn, Cursor("mastodon", server, "hiljadekamera", "5", None, True, NOW), NOW)
+        run(conn, "recheck", A, "", NOW - dt.timedelta(minutes=2), "partial", duplicates=7, errors=5)
+        run(conn, "recheck", B, "", NOW - dt.timedelta(minutes=2), "ok", duplicates=7)
+    store.close()
+    code, out, err = cli(config, "status")
+    assert code == 1, err
+    assert f"recheck {A}: the last recheck could not check 5 posts; their deletions wait until a recheck " \
+           "can ask: said partial" in err
+    assert f"recheck {B}" not in err
+    assert err.strip().endswith("status: 5 feeds, 1 warning; needs a human")
+
+
+def test_secrets_are_masked_in_the_ledger_and_in_all_status_prints(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10, item 23: a token a server echoed reached ``harvest_runs.error_message`` and
+    ``status --json``; it is masked where it is stored, and where it is printed (a row written by an
+    older version included)."""
+    token = "status-token-0007-abcdef"
+    monkeypatch.setenv("HILJADE_TEST_TOKEN", token)
+    config = write_config(tmp_path, sqlite_url, [{"url": A, "token_env": "HILJADE_TEST_TOKEN"}])
+    cli(config, "init")
+    store = open_store(load_config(config))
+    table = HarvestRun.__table__
+    with store.transaction() as conn:
+        row = start_run(conn, "run", Cursor("mastodon", A, "hiljadekamera"), NOW - dt.timedelta(minutes=3))
+        finish_run(conn, row, "auth_error", NOW, message=f"{A} answered: bad token {token}", failed=True)
+        assert conn.execute(select(table.c.error_message)).scalar_one() == f"{A} answered: bad token ***"
+        conn.execute(update(table).values(error_message=f"older version stored {token}"))
+    store.close()
+    for args in (("status",), ("status", "--json"), ("stats",)):
+        code, out, err = cli(config, *args)
+        assert code == 1 and token not in out + err and "***" in out + err, args
 
 
 # -- the process job records what the geocoder said ---------------------------------------------

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import func, select
 
 from hiljade.errors import StoreError
 from hiljade.models.ledger import Cursor, finish_run, last_runs, load_cursor, save_cursor, start_run
 from hiljade.models.posts import DUPLICATE, NEW, UPDATED, AuthorPolicy, save_post
 from hiljade.models.schema import Author, Media, Post, PostCopy, PostVersion
-from hiljade.models.store import Store
+from hiljade.models.store import MIGRATIONS, Store
 from hiljade.privacy import pseudonym
 from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 
@@ -144,3 +146,53 @@ def test_cursor_and_ledger_round_trip(store: Store) -> None:
     assert (
         runs[0]["status"] == "ok" and runs[0]["duration_seconds"] == 3.0 and runs[0]["cursor_after"] == "110"
     )
+
+
+def test_migration_0005_scrubs_account_identity_from_stored_payloads(db_url: str) -> None:
+    """Payloads stored before issue 9 lose the account (kept: its opt-out flags and the pseudonym)."""
+    old = Store(db_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with old.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+    account = {"id": "4711", "username": "mila", "acct": "mila", "display_name": "Mila M.",
+               "avatar": "https://a.example/avatars/mila.png", "noindex": False, "url": "https://a.example/@mila"}
+    raws = {
+        "mastodon": {"id": "1", "content": "<p>kamera</p>", "account": account,
+                     "in_reply_to_account_id": "4711",
+                     "mentions": [{"id": "4711", "username": "mila", "acct": "mila"}]},
+        "twitter": {"id": "2", "text": "kamera", "author_id": "99887766", "in_reply_to_user_id": "99887766",
+                    "entities": {"mentions": [{"start": 0, "end": 5, "username": "mila", "id": "99887766"}]}},
+        "bluesky": {"uri": "at://did:plc:abc/app.bsky.feed.post/1",
+                    "author": {"did": "did:plc:abc", "avatar": "https://cdn/mila.jpg", "labels": [
+                        {"src": "did:plc:abc", "val": "!no-unauthenticated", "neg": True}]}},
+    }
+    with old.transaction() as conn:
+        for n, (platform, raw) in enumerate(raws.items(), 1):
+            conn.execute(Author.__table__.insert().values(id=n, platform=platform, pseudonym=f"p{n}",
+                                                          first_seen_at=NOW))
+            conn.execute(Post.__table__.insert().values(
+                id=n, platform=platform, server="s", native_id=str(n), uri=f"u{n}", created_at=NOW, text="t",
+                hashtags=[], author_id=n, raw=raw, fetched_from="f", fetched_at=NOW))
+        conn.execute(PostVersion.__table__.insert().values(post_id=1, text="t", raw=raws["mastodon"],
+                                                           replaced_at=NOW))
+    old.migrate()
+    with old.connect() as conn:
+        stored = {platform: raw for platform, raw in conn.execute(select(Post.platform, Post.raw))}
+        version = conn.execute(select(PostVersion.raw)).scalar_one()
+    old.close()
+    assert stored["mastodon"] == version == {"id": "1", "content": "<p>kamera</p>", "author_pseudonym": "p1",
+                                             "account": {"noindex": False, "opt_out": None}}
+    assert stored["twitter"] == {"id": "2", "text": "kamera", "author_pseudonym": "p2",
+                                 "entities": {"mentions": [{"start": 0, "end": 5}]}}
+    assert stored["bluesky"] == {"uri": "at://did:plc:abc/app.bsky.feed.post/1", "author_pseudonym": "p3",
+                                 "author": {"labels": [{"val": "!no-unauthenticated", "neg": True}],
+                                            "opt_out": None}}
+
+
+def test_a_saved_post_names_its_author_only_by_pseudonym(store: Store) -> None:
+    with store.transaction() as conn:
+        save_post(conn, make_post(raw={"id": "1", "author_pseudonym": "forged"}), POLICY, NOW)
+        raw = conn.execute(select(Post.raw)).scalar_one()
+    assert raw == {"id": "1", "author_pseudonym": pseudonym(POLICY.secret, "mastodon", "https://a.example/users/x")}

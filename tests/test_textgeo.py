@@ -241,6 +241,12 @@ NEGATIVE = [
     "https://example.com/?q=44.8157,20.4623",
     "www.example.com/44.8157,20.4623",
     "https://www.google.com/maps/@95.1,20.4,17z",
+    "geo:95.0,20.5",  # every reader refuses a position out of range (issue 10, item 18)
+    "geo:44.8,999.5",
+    "https://www.openstreetmap.org/?mlat=95&mlon=20#map=17/95/20",
+    "https://maps.apple.com/?ll=95.1,20.4",
+    "https://www.google.com/maps/place/x/data=!3d95.8!4d20.46",
+    "-95.123456, -200.123456",
     "N 44.8157 N 20.4623",
     "44°75'00\"N 20°27'44\"E",
 ]

@@ -23,6 +23,7 @@ from hiljade.services.paging import TwitterPaging
 from hiljade.services.process import geocoder_cache_prefix
 from tests.support.cli import invoke
 from tests.support.config import write_config
+from tests.support.limits import traced_peak, within_seconds
 from tests.support.twitter import flatten, load_campaign
 from tests.support.twitter_server import TwitterStandIn
 
@@ -211,3 +212,91 @@ def test_cli_import_twarc_reads_files_gzip_and_stdin(tmp_path: Path, sqlite_url:
     junk.write_text("not json\n[1, 2]\n", encoding="utf-8")
     failed = invoke(["import", "twarc", str(junk)], config=config)
     assert failed.exit_code == 1 and "2 bad lines" in failed.stderr
+
+
+def tweet(tweet_id: str, text: str, **fields: Any) -> dict[str, Any]:
+    """A twarc2-flattened tweet."""
+    return {"id": tweet_id, "text": text, "created_at": "2022-03-01T10:00:00.000Z", "author_id": "12",
+            "lang": "sr", **fields}
+
+
+TAGGED, OTHER = "1498600000000000001", "1498600000000000002"
+
+
+def test_cli_import_twarc_takes_several_files_keeps_only_the_hashtags_and_names_a_missing_file(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    config = write_config(tmp_path, sqlite_url, [])
+    assert invoke(["init"], config=config).exit_code == 0
+    ours = write_lines(tmp_path / "ours.jsonl", [tweet(TAGGED, "Kamera u Takovskoj #HiljadeKamera")])
+    theirs = write_lines(tmp_path / "theirs.jsonl", [tweet(OTHER, "nothing to do with cameras #kpop")])
+    store = Store(sqlite_url)
+
+    missing = invoke(["import", "twarc", str(ours), str(tmp_path / "nope.jsonl")], config=config,
+                     catch_exceptions=True)
+    assert missing.exit_code == 2 and "nope.jsonl" in missing.stderr and "does not exist" in missing.stderr
+    assert missing.exception is None or isinstance(missing.exception, SystemExit)
+    assert stored(store) == {}  # nothing imported before the usage error
+
+    result = invoke(["import", "twarc", str(ours), str(theirs)], config=config)
+    assert result.exit_code == 0, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("import twarc: 2 files: ") and "2 tweets, 1 new post," in last
+    assert "1 without the hashtags" in last
+    assert set(stored(store)) == {f"https://twitter.com/i/web/status/{TAGGED}"}
+
+    everything = invoke(["import", "twarc", "--all-tweets", str(theirs)], config=config)
+    assert everything.exit_code == 0 and "1 new post," in everything.stderr.splitlines()[-1]
+    assert f"https://twitter.com/i/web/status/{OTHER}" in stored(store)
+    store.close()
+
+
+def test_counts_of_one_read_in_the_singular(tmp_path: Path, sqlite_url: str) -> None:
+    config = write_config(tmp_path, sqlite_url, [])
+    assert invoke(["init"], config=config).exit_code == 0
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(tweet(TAGGED, "Kamera u Takovskoj #HiljadeKamera")) + "\n", encoding="utf-8")
+    last = invoke(["import", "twarc", str(one)], config=config).stderr.splitlines()[-1]
+    assert ": 1 line, 1 tweet, 1 new post, 0 edited, 0 duplicates, " in last, last
+    one.write_text("{\n", encoding="utf-8")
+    last = invoke(["import", "twarc", str(one)], config=config).stderr.splitlines()[-1]
+    assert ": 1 line, 0 tweets, " in last and last.endswith(", 1 bad line"), last
+
+
+def test_hostile_lines_are_counted_and_never_lose_the_batch(tmp_path: Path, db_url: str) -> None:
+    good = [tweet(str(1498600000000000100 + n), f"Kamera {n} #hiljadekamera") for n in range(3)]
+    hostile = [
+        "[" * 200_000 + "]" * 200_000,  # nested too deeply for any parser
+        '{"id": "1498600000000000200", "text": "half a pair \\ud800 #hiljadekamera"}',  # a lone surrogate
+        json.dumps(tweet("12345", "in the year 1e20 #hiljadekamera", created_at=1e20)),
+        json.dumps(tweet("12346", "not a number #hiljadekamera", created_at=float("nan"))),
+        json.dumps(tweet("1498600000000000300", "with a NUL\u0000 #hiljadekamera")),
+    ]
+    archive = write_lines(tmp_path / "hostile.jsonl", good[:2], hostile)
+    with archive.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(good[2]) + "\n")
+    store = open_store(db_url)
+    report = import_twarc(store, POLICY, archive)  # one batch: everything good is committed together
+    assert report.bad_lines == 2 and report.malformed == 2
+    assert "nested too deeply" in " ".join(report.problems) and "lone surrogate" in " ".join(report.problems)
+    posts = stored(store)
+    assert {f"https://twitter.com/i/web/status/{t['id']}" for t in good} < set(posts)
+    assert posts["https://twitter.com/i/web/status/1498600000000000300"][0] == "with a NUL #hiljadekamera"
+    assert report.new_posts == 4 and report.tweets == 6
+
+
+def test_an_overlong_line_is_skipped_in_bounded_memory(tmp_path: Path, sqlite_url: str) -> None:
+    archive = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(archive, "wb", compresslevel=1) as fh:  # 64 MiB in one line, written in pieces
+        fh.write(b'{"id": "1498600000000000400", "text": "')
+        chunk = b"a" * (1 << 20)
+        for _ in range(64):
+            fh.write(chunk)
+        fh.write(b'"}\n' + json.dumps(tweet(TAGGED, "after the bomb #hiljadekamera")).encode() + b"\n")
+    store = open_store(sqlite_url)
+    with within_seconds(60), traced_peak() as peak:
+        report = import_twarc(store, POLICY, archive, max_line_bytes=1 << 20)
+    assert peak.bytes < 16 << 20, f"peak {peak.bytes:,} bytes"
+    assert (report.lines, report.bad_lines, report.new_posts) == (2, 1, 1)
+    assert "longer than imports.max_line_bytes" in report.problems[0]
+    assert set(stored(store)) == {f"https://twitter.com/i/web/status/{TAGGED}"}

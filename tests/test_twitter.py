@@ -25,6 +25,7 @@ from hiljade.services.harvest import BUDGET_EXHAUSTED, Feed, Harvester
 from hiljade.services.paging import TwitterPaging
 from tests.support.cli import cli
 from tests.support.config import write_config
+from tests.support.identity import PROFILE_KEYS, keys_in, leaks
 from tests.support.twitter import ANA, load_campaign, tweet
 from tests.support.twitter_server import TwitterStandIn, snowflake
 
@@ -373,7 +374,7 @@ def test_cli_harvest_twitter_runs_loud_on_401_and_needs_the_token(
     tmp_path: Path, sqlite_url: str, server: TwitterStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = write_config(tmp_path, sqlite_url, [],
-                          sources__twitter={"api_url": server.url, "page_limit": 10})
+                          sources__twitter={"enabled": True, "api_url": server.url, "page_limit": 10})
     assert cli(config, "init")[0] == 0
     camp = load_campaign(server, dt.datetime.now(dt.UTC), plain=4)
     monkeypatch.delenv(BEARER_ENV, raising=False)
@@ -418,6 +419,11 @@ def test_a_recorded_search_page_reaches_tweepy_and_converts(
     assert cursor_row(store).newest_id == page["meta"]["newest_id"]
     placed = [p for p in stored.values() if p.raw.get("includes", {}).get("places")]
     assert len(placed) == 1 and placed[0].geo_lat is None  # Soledad, Colombia: a box, not a camera
+    # the payload names no account: no author_id, no user profile; the author only by pseudonym
+    raws = [p.raw for p in stored.values()]
+    assert not keys_in(raws) & set(PROFILE_KEYS) and all(r["author_pseudonym"] for r in raws)
+    users = page["includes"]["users"]
+    assert not leaks(raws, {str(u.get(k) or "") for u in users for k in ("id", "profile_image_url")})
 
 
 def test_a_recorded_vcr_cassette_reaches_tweepy_gzipped_with_its_headers(

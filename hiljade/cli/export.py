@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
-from hiljade.cli.options import get_config, handle_errors, summary
-from hiljade.services.exports import ExportFilter, parse_bbox, parse_when, write_export
+from hiljade.cli.options import COUNT, get_config, handle_errors, summary
+from hiljade.services.database_export import export_database
+from hiljade.services.exports import (
+    FORMATS,
+    ExportFilter,
+    parse_bbox,
+    parse_when,
+    replacing,
+    write_export,
+    write_licence,
+)
 from hiljade.services.store import open_store
+from hiljade.wording import plural
 
-FORMATS = ("csv", "geojson", "osm", "jsonl")
 SITE_STATUSES = ("unverified", "verified", "rejected", "merged")
 SIGHTING_STATUSES = ("auto", "pending_review", "confirmed", "rejected")
 
@@ -33,12 +40,16 @@ def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Param
     return callback
 
 
-def export_options(statuses: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The options every export shares: format, output, filters, --excel."""
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def export_options(kind: str, statuses: tuple[str, ...]) -> Decorator:
+    """The options every export shares: format (those ``kind`` is written in), output, filters, --excel."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         options = [
-            click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True),
+            click.option("--format", "fmt", type=click.Choice(FORMATS[kind]), default="csv",
+                         show_default=True),
             click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
                          help="Write to this file instead of stdout."),
             click.option("--status", "statuses", type=click.Choice(statuses), multiple=True,
@@ -48,9 +59,10 @@ def export_options(statuses: tuple[str, ...]) -> Callable[[Callable[..., Any]], 
                          help="Up to and including this date (YYYY-MM-DD, UTC)."),
             click.option("--bbox", callback=_parsed(parse_bbox), metavar="MINLON,MINLAT,MAXLON,MAXLAT",
                          help="Keep only what lies in this box."),
-            click.option("--min-reports", type=click.IntRange(min=0), default=None,
+            click.option("--min-reports", type=COUNT, default=None,
                          help="Keep only sites (or what lies in sites) with at least N independent reports."),
-            click.option("--excel", is_flag=True, help="CSV: start with a byte-order mark for Excel."),
+            click.option("--excel", is_flag=True,
+                         help="CSV only: begin with a byte-order mark for Excel (other formats refuse it)."),
         ]
         for option in reversed(options):
             func = option(func)
@@ -70,33 +82,23 @@ def _opened(output: Path | None) -> Iterator[TextIO]:
     if output is None:
         yield sys.stdout
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.resolve().parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            yield out
-        os.replace(tmp, output)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with replacing(output) as tmp, tmp.open("w", encoding="utf-8", newline="") as out:
+        yield out
 
 
 def _run(ctx: click.Context, kind: str, fmt: str, output: Path | None, flt: ExportFilter, excel: bool,
          note: str = "", **write: Any) -> None:
+    if excel and fmt != "csv":
+        raise click.UsageError(f"--excel applies to CSV only (a byte-order mark for Excel); drop it for "
+                               f"{fmt}")
     store = open_store(get_config(ctx))
     with _opened(output) as out:
         count = write_export(store, kind, fmt, out, flt, excel=excel, **write)
+    if output is not None:  # the positions use OpenStreetMap data: its attribution travels beside them
+        note += f"; attribution in {write_licence(output).name}"
     described = flt.describe()
-    summary(f"export: {count} {kind} as {fmt} to {output or 'stdout'}"
+    summary(f"export: {plural(count, kind[:-1])} as {fmt} to {output or 'stdout'}"
             f"{' (' + described + ')' if described else ''}{note}")
-
-
-def _sites_only(fmt: str, kind: str) -> None:
-    if fmt == "osm":
-        raise click.UsageError(
-            f"OSM XML holds camera sites only: use `hiljade export sites --format osm`, or export {kind} "
-            "as csv, geojson or jsonl"
-        )
 
 
 @click.group()
@@ -105,7 +107,7 @@ def export() -> None:
 
 
 @export.command("sites")
-@export_options(SITE_STATUSES)
+@export_options("sites", SITE_STATUSES)
 @click.option("--operator", default=None, help="OSM: the operator tag for every camera (e.g. the police).")
 @click.pass_context
 @handle_errors
@@ -117,7 +119,7 @@ def export_sites(ctx: click.Context, fmt: str, output: Path | None, statuses: tu
 
 
 @export.command("sightings")
-@export_options(SIGHTING_STATUSES)
+@export_options("sightings", SIGHTING_STATUSES)
 @include_authors_option
 @click.option("--candidates", is_flag=True, help="Every candidate position, not only each post's chosen one.")
 @click.pass_context
@@ -126,21 +128,35 @@ def export_sightings(ctx: click.Context, fmt: str, output: Path | None, statuses
                      until: Any, bbox: Any, min_reports: int | None, excel: bool, include_authors: bool,
                      candidates: bool) -> None:
     """Sightings: each post's chosen camera position (rejected ones only with --status)."""
-    _sites_only(fmt, "sightings")
     flt = ExportFilter(statuses, since, until, bbox, min_reports)
     _run(ctx, "sightings", fmt, output, flt, excel, " with author pseudonyms" if include_authors else "",
          include_authors=include_authors, candidates=candidates)
 
 
 @export.command("posts")
-@export_options(("located", "pending_review", "nothing", "outside_area"))
+@export_options("posts", ("located", "pending_review", "nothing", "outside_area"))
 @include_authors_option
 @click.pass_context
 @handle_errors
 def export_posts(ctx: click.Context, fmt: str, output: Path | None, statuses: tuple[str, ...], since: Any,
                  until: Any, bbox: Any, min_reports: int | None, excel: bool, include_authors: bool) -> None:
     """Posts with where they were placed (--status is the pipeline's outcome); deleted posts left out."""
-    _sites_only(fmt, "posts")
     flt = ExportFilter(statuses, since, until, bbox, min_reports)
     _run(ctx, "posts", fmt, output, flt, excel, " with author pseudonyms" if include_authors else "",
          include_authors=include_authors)
+
+
+@export.command("database")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The SQLite file to write (replaced whole); FILE.metadata.json goes beside it.")
+@click.pass_context
+@handle_errors
+def export_database_copy(ctx: click.Context, output: Path) -> None:
+    """A copy of the database for researchers: no raw payloads, post addresses, handles or reviewer
+    names, with Datasette metadata (`datasette FILE --metadata FILE.metadata.json`)."""
+    done = export_database(open_store(get_config(ctx)), output)
+    licence = write_licence(output)
+    counts = ", ".join(plural(done.rows.get(t, 0), t[:-1]) for t in ("posts", "sightings", "sites"))
+    missing = "" if done.described else "; no table descriptions (docs/schema.md not found)"
+    summary(f"export: database copy to {output} ({counts}); Datasette metadata in "
+            f"{done.metadata_path.name}, attribution in {licence.name}{missing}")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable
 
 import click
 
-from hiljade.cli.options import command_lock, get_config, handle_errors, summary, wait_option
+from hiljade.cli.options import command_lock, get_config, handle_errors, say, summary, wait_option
 from hiljade.errors import ConfigError
-from hiljade.services.feeds import SOURCES
+from hiljade.services.feeds import SOURCES, retry_notices
 from hiljade.services.harvest import Feed
 from hiljade.services.store import init as init_store
 from hiljade.services.store import key_path, open_store
+from hiljade.wording import plural
 
 
 @click.command()
@@ -29,13 +31,23 @@ def init(ctx: click.Context) -> None:
     summary(f"init: database {store.safe_url} {change} (schema {after})")
 
 
+def _on_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _notice(text: str) -> None:
+    """A retry notice, on its own line over the progress line."""
+    click.echo(f"\r{text}\x1b[K", err=True)
+
+
 def _progress_printer() -> Callable[..., None] | None:
-    if not sys.stderr.isatty():
+    if not _on_terminal():
         return None
 
     def show(feed: Feed, new_posts: int, oldest: dt.datetime | None) -> None:
         when = f", back to {oldest:%Y-%m-%d}" if oldest else ""
-        click.echo(f"\r{feed.server} #{feed.hashtag}: {new_posts} new posts{when}\x1b[K", err=True, nl=False)
+        click.echo(f"\r{feed.server} #{feed.hashtag}: {plural(new_posts, 'new post')}{when}\x1b[K", err=True,
+                   nl=False)
 
     return show
 
@@ -66,15 +78,14 @@ def harvest(
         if not feeds:
             raise ConfigError(["sources.mastodon.servers: no server configured; list at least one base URL"])
         progress = _progress_printer()
-        report = SOURCES[source].harvest(config, store, feeds, progress=progress)
+        with retry_notices(_notice) if progress else contextlib.nullcontext():  # a terminal: why it waits
+            report = SOURCES[source].harvest(config, store, feeds, progress=progress)
         if progress:
             click.echo("", err=True)
         for result in report.results:
-            if result.status != "ok":
+            if result.status != "ok" or result.skipped:
                 label = "FAILED" if result.failed else "warning"
-                click.echo(
-                    f"{label}: {result.feed.server} #{result.feed.hashtag}: {result.message}", err=True
-                )
+                say(f"{label}: {result.feed.server} #{result.feed.hashtag}: {result.message}")
         summary(report.summary())
         if report.failed:
             sys.exit(1)

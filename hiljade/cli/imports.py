@@ -14,8 +14,10 @@ import click
 from hiljade.cli.options import get_config, handle_errors, summary
 from hiljade.services.imports import import_mail as run_mail_import
 from hiljade.services.imports import import_photos as run_photos_import
-from hiljade.services.imports import import_twarc as import_archive
-from hiljade.services.store import author_policy, open_store
+from hiljade.services.imports import import_twarc_files as import_archives
+from hiljade.services.imports import twarc_total
+from hiljade.services.store import open_store
+from hiljade.wording import plural
 
 
 @click.group("import")
@@ -27,21 +29,31 @@ def import_group() -> None:
 
 
 @import_group.command("twarc")
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@click.option("--show-bad", default=20, show_default=True, help="How many bad lines to describe on stderr.")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--show-bad", default=20, show_default=True, type=click.IntRange(min=0),
+              help="How many bad lines to describe on stderr (per file).")
+@click.option("--all-tweets", is_flag=True,
+              help="Import every tweet, not only those with one of the configured hashtags.")
 @click.pass_context
 @handle_errors
-def import_twarc(ctx: click.Context, file: Path, show_bad: int) -> None:
-    """Import tweets from twarc2 JSONL (raw API pages or flattened tweets; .gz too; - for stdin)."""
+def import_twarc(ctx: click.Context, files: tuple[Path, ...], show_bad: int, all_tweets: bool) -> None:
+    """Import tweets from twarc2 JSONL files (raw API pages or flattened tweets; .gz too; - for stdin).
+
+    Only tweets with one of the configured hashtags are stored unless --all-tweets."""
     config = get_config(ctx)
-    store = open_store(config)
-    report = import_archive(store, author_policy(config), file)
-    for problem in report.problems[:show_bad]:
-        click.echo(f"bad line: {problem}", err=True)
-    if len(report.problems) > show_bad:
-        click.echo(f"... and {len(report.problems) - show_bad} more bad lines", err=True)
-    summary(report.summary())
-    if report.bad_lines and not report.tweets:
+    reports = import_archives(config, open_store(config), list(files), all_tweets=all_tweets)
+    for report in reports:
+        where = f"{report.source}: " if len(reports) > 1 else ""
+        for problem in report.problems[:show_bad]:
+            click.echo(f"bad line: {where}{problem}", err=True)
+        if len(report.problems) > show_bad:
+            click.echo(f"... and {plural(len(report.problems) - show_bad, 'more bad line')}", err=True)
+        if len(reports) > 1:
+            click.echo(report.summary(), err=True)
+    total = twarc_total(reports)
+    summary(total.summary())
+    if total.bad_lines and not total.tweets:
         sys.exit(1)
 
 
@@ -57,7 +69,8 @@ def import_mail(ctx: click.Context, path: Path) -> None:
     config = get_config(ctx)
     report = run_mail_import(config, open_store(config), path)
     summary(report.summary())
-    if report.unreadable and report.unreadable == report.items:
+    failed = report.unreadable + sum(report.refused_messages.values())
+    if failed and failed == report.items:
         sys.exit(1)
 
 

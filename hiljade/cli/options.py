@@ -14,6 +14,7 @@ import click
 
 from hiljade.config import Config, load_config
 from hiljade.errors import ConfigError, HiljadeError, LockBusy
+from hiljade.secrecy import scrub
 from hiljade.services.store import hold_run_lock
 
 WAIT_HELP = "Wait up to SECONDS for another run's lock (default: scheduler.lock_timeout_seconds)."
@@ -33,9 +34,20 @@ area_option = click.option(
 )
 
 
+def say(text: str) -> None:
+    """A diagnostic on stderr, every secret masked (``hiljade.secrecy``): how commands print messages."""
+    click.echo(scrub(text), err=True)
+
+
+# A row id as the store keeps it (a 32-bit integer on PostgreSQL): larger numbers are usage errors
+ROW_ID = click.IntRange(min=1, max=2**31 - 1)
+# A count of reports or rows a filter asks for: anything larger could never be met
+COUNT = click.IntRange(min=0, max=2**31 - 1)
+
+
 def summary(line: str) -> None:
     """The one-line report every command ends with, on stderr."""
-    click.echo(line, err=True)
+    say(line)
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,10 +58,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
+            say(f"error: {exc}")
             sys.exit(2)
         except HiljadeError as exc:
-            click.echo(f"error: {exc}", err=True)
+            say(f"error: {exc}")
             sys.exit(1)
 
     return wrapper

@@ -16,12 +16,15 @@ from hiljade.services.gazetteer import (
     build_gazetteer,
     fetch_gazetteer,
     load_area,
+    local_name_files,
     read_gazetteer,
     stored_gazetteer,
+    waiting_for_gazetteer,
 )
 from hiljade.services.locating import locate_text, photo_exif
 from hiljade.services.process import process_pending
 from hiljade.services.store import open_store
+from hiljade.wording import plural, plural_with
 
 
 @click.group()
@@ -42,12 +45,21 @@ def gazetteer_build(ctx: click.Context, files: tuple[Path, ...], area_path: Path
     store = open_store(config)
     start = time.perf_counter()
     build_id, built = build_gazetteer(config, store, list(files), area_path=area_path)
-    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(built.counts().items()))
+    counts = ", ".join(plural(n, kind) for kind, n in sorted(built.counts().items()))
     area = "with an area polygon" if built.area is not None else "without an area polygon"
     summary(
-        f"gazetteer: build {build_id} from {len(files)} files in {time.perf_counter() - start:.1f} s: "
-        f"{counts}; {area}"
+        f"gazetteer: build {build_id} from {plural(len(files), 'file')} in "
+        f"{time.perf_counter() - start:.1f} s: "
+        f"{counts}; {area}{_waiting_note(waiting_for_gazetteer(store))}"
     )
+
+
+def _waiting_note(waiting: int) -> str:
+    """What a new gazetteer lets `hiljade process` do: place the posts that waited for one."""
+    if not waiting:
+        return ""
+    posts = plural_with(waiting, "post", "waits", "wait")
+    return f"; {posts} for the gazetteer: `hiljade process` places them"
 
 
 @gazetteer.command("fetch")
@@ -65,10 +77,12 @@ def gazetteer_build(ctx: click.Context, files: tuple[Path, ...], area_path: Path
 def gazetteer_fetch(ctx: click.Context, output: Path, area_path: Path | None) -> None:
     """Download the area's streets, places and addresses from the Overpass API, then build from them."""
     config = get_config(ctx)
-    elements, build_id, built = fetch_gazetteer(config, open_store(config), output, area_path=area_path)
+    store = open_store(config)
+    elements, build_id, built = fetch_gazetteer(config, store, output, area_path=area_path)
     summary(
-        f"gazetteer: fetched {elements} OSM elements to {output}; build {build_id} has "
-        f"{sum(built.counts().values())} entries"
+        f"gazetteer: fetched {plural(elements, 'OSM element')} to {output}; build {build_id} has "
+        f"{plural(sum(built.counts().values()), 'entry', 'entries')}"
+        f"{_waiting_note(waiting_for_gazetteer(store))}"
     )
 
 
@@ -103,7 +117,9 @@ def locate(
     """Locate texts: JSON lines {"id", "text"} on stdin (or --text), one JSON answer per line on stdout."""
     config = get_config(ctx)
     if gazetteer_files:
-        places = read_gazetteer(list(gazetteer_files), area=load_area(config, area_path))
+        places = read_gazetteer(
+            list(gazetteer_files), area=load_area(config, area_path), local_names=local_name_files(config)
+        )
     else:
         _, places = stored_gazetteer(open_store(config))
     inputs = [{"id": None, "text": text}] if text is not None else _json_lines(sys.stdin)
@@ -126,6 +142,7 @@ def locate(
                     "precision_m": round(chosen.precision_m, 1) if chosen else None,
                     "status": chosen.status if chosen else found.outcome,
                     "matched": chosen.matched if chosen else None,
+                    "reason": found.reason or None,  # why nothing was chosen
                     "candidates": [candidate_dict(c) for c in found.candidates],
                 },
                 ensure_ascii=False,
@@ -164,7 +181,7 @@ def exif_command(files: tuple[Path, ...]) -> None:
         located += result["lat"] is not None
         failed += result["error"] is not None
         click.echo(json.dumps(result, ensure_ascii=False))
-    summary(f"exif: {len(files)} files, {located} with a position, {failed} unreadable")
+    summary(f"exif: {plural(len(files), 'file')}, {located} with a position, {failed} unreadable")
 
 
 @click.command()

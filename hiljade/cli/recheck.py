@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from hiljade.cli.options import get_config, handle_errors, lock_wait, summary, wait_option
+from hiljade.cli.options import get_config, handle_errors, lock_wait, say, summary, wait_option
 from hiljade.services.checkers import checkers_from_config
 from hiljade.services.recheck import rechecker_from_config
 from hiljade.services.store import hold_run_lock, open_store
+from hiljade.wording import plural
 
 
 @click.command("recheck")
@@ -22,13 +23,14 @@ def recheck_command(ctx: click.Context, max_batches: int, wait: float | None) ->
     store = open_store(config)
     checkers, notes = checkers_from_config(config, store)
     for note in notes:
-        click.echo(f"note: {note}", err=True)
+        say(f"note: {note}")
     rechecker = rechecker_from_config(
         config, store, checkers, lock=lambda: hold_run_lock(config, "recheck", wait=lock_wait(config, wait))
     )
     report = rechecker.run(max_batches=max_batches)
     if report.busy:
-        done = "nothing was written" if not report.batches else f"stopped after {report.batches} batches"
+        done = (f"stopped after {plural(report.batches, 'batch', 'batches')}" if report.batches
+                else "nothing was written")
         summary(f"recheck: {report.busy}; {done}")
         return
     summary(report.summary())

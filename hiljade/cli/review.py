@@ -11,11 +11,12 @@ from typing import Any
 
 import click
 
-from hiljade.cli.options import get_config, handle_errors, summary
+from hiljade.cli.options import ROW_ID, get_config, handle_errors, summary
 from hiljade.errors import ReviewError
 from hiljade.services.review import reviewer_name
-from hiljade.services.review_queue import decide, render, sighting_view, waiting
+from hiljade.services.review_queue import decide, quoted, render, sighting_view, waiting, waiting_total
 from hiljade.services.store import open_store
+from hiljade.wording import plural
 
 SIGHTING_STATUSES = ("pending_review", "auto", "confirmed", "rejected")
 
@@ -57,7 +58,7 @@ def review() -> None:
 @review.command("list")
 @click.option("--status", type=click.Choice(SIGHTING_STATUSES), default="pending_review", show_default=True,
               help="Which sightings to list.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--limit", type=click.IntRange(min=1, max=2**31 - 1), default=None, help="At most this many.")
 @click.pass_context
 @handle_errors
 def review_list(ctx: click.Context, status: str, limit: int | None) -> None:
@@ -67,16 +68,20 @@ def review_list(ctx: click.Context, status: str, limit: int | None) -> None:
     for item in items:
         mark = " " if item.chosen else "?"
         click.echo(
-            f"{item.id:>7}{mark} {item.method:<12} {item.precision_m:>7.0f} m  {item.matched[:40]!r:<42} "
-            f"{item.excerpt}"
+            f"{item.id:>7}{mark} {item.method:<12} {item.precision_m:>7.0f} m  "
+            f"{quoted(item.matched[:40]):<42} {item.excerpt}"
         )
     ambiguous = sum(1 for i in items if not i.chosen)
-    extra = f" ({ambiguous} candidates of ambiguous posts, marked ?)" if ambiguous else ""
-    summary(f"review list: {len(items)} sightings {status}{extra}")
+    extra = f" ({plural(ambiguous, 'candidate')} of ambiguous posts, marked ?)" if ambiguous else ""
+    total = len(items) if limit is None or len(items) < limit else waiting_total(store, status=status)
+    shown = f"{plural(total, 'sighting')} {status}"
+    if total > len(items):
+        shown = f"{len(items)} of {shown} shown (--limit {limit})"
+    summary(f"review list: {shown.replace('_', ' ')}{extra}")
 
 
 @review.command("show")
-@click.argument("sighting_id", type=int)
+@click.argument("sighting_id", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
 @handle_errors
@@ -89,12 +94,12 @@ def review_show(ctx: click.Context, sighting_id: int, as_json: bool) -> None:
         click.echo(json.dumps(dataclasses.asdict(view), ensure_ascii=False, default=str, indent=1))
     else:
         click.echo(render(view))
-    summary(f"review show: sighting {sighting_id}, {len(view.candidates)} candidates, "
+    summary(f"review show: sighting {sighting_id}, {plural(len(view.candidates), 'candidate')}, "
             f"site {view.site['id'] if view.site else 'none'}")
 
 
 @review.command("accept")
-@click.argument("sighting_id", type=int)
+@click.argument("sighting_id", type=ROW_ID)
 @click.option("--reason", default=None, help="Why (kept in the audit log).")
 @reviewer_option
 @click.pass_context
@@ -106,7 +111,7 @@ def review_accept(ctx: click.Context, sighting_id: int, reason: str | None, revi
 
 
 @review.command("reject")
-@click.argument("sighting_id", type=int)
+@click.argument("sighting_id", type=ROW_ID)
 @click.option("--reason", required=True, help="Why (kept in the audit log).")
 @reviewer_option
 @click.pass_context
@@ -118,7 +123,7 @@ def review_reject(ctx: click.Context, sighting_id: int, reason: str, reviewer: s
 
 
 @review.command("move")
-@click.argument("sighting_id", type=int)
+@click.argument("sighting_id", type=ROW_ID)
 @click.option("--lat", type=click.FloatRange(-90, 90), required=True, help="Latitude (north-south, ~44.8).")
 @click.option("--lon", type=click.FloatRange(-180, 180), required=True, help="Longitude (east-west, ~20.4).")
 @click.option("--precision", "precision_m", type=click.FloatRange(min=0, min_open=True), default=5.0,
@@ -137,8 +142,8 @@ def review_move(
 
 
 @review.command("merge")
-@click.argument("keep_id", metavar="SITE", type=int)
-@click.argument("other_id", metavar="SITE", type=int)
+@click.argument("keep_id", metavar="SITE", type=ROW_ID)
+@click.argument("other_id", metavar="SITE", type=ROW_ID)
 @click.option("--reason", default=None, help="Why (kept in the audit log).")
 @reviewer_option
 @click.pass_context
@@ -152,8 +157,8 @@ def review_merge(
 
 
 @review.command("split")
-@click.argument("site_id", metavar="SITE", type=int)
-@click.option("--sighting", "sighting_ids", type=int, multiple=True,
+@click.argument("site_id", metavar="SITE", type=ROW_ID)
+@click.option("--sighting", "sighting_ids", type=ROW_ID, multiple=True,
               help="Move this sighting to one new site (repeat for several).")
 @click.option("--radius", "radius_m", type=float, default=None,
               help="Without --sighting: regroup within this many metres (default half of sites.radius_m).")

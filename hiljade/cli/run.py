@@ -8,7 +8,7 @@ import sys
 import click
 
 from hiljade.cli.options import get_config, handle_errors, summary
-from hiljade.scheduler import Daemon, check_jobs, daemon_jobs, serve, setup_logging
+from hiljade.scheduler import Daemon, Turns, check_jobs, daemon_jobs, serve, setup_logging
 from hiljade.services.store import open_store
 
 
@@ -21,9 +21,10 @@ def run_command(ctx: click.Context) -> None:
     json_logs = bool(config.get("scheduler.json_logs"))
     setup_logging(json_logs)
     store = open_store(config)
-    sources = daemon_jobs(config, store)
+    turns = Turns(config)  # the jobs take turns under the run lock, never skipping one another
+    sources = daemon_jobs(config, store, turns)
     check_jobs(sources)
-    daemon = Daemon(config, sources)
+    daemon = Daemon(config, sources, turns)
     code = serve(daemon)
     store.close()
     if json_logs:  # every stderr line stays one JSON object

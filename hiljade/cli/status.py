@@ -8,9 +8,11 @@ import sys
 
 import click
 
-from hiljade.cli.options import get_config, handle_errors, summary
-from hiljade.services.status import stats_warnings, status_report, table_lines
+from hiljade.cli.options import get_config, handle_errors, say, summary
+from hiljade.secrecy import scrub
+from hiljade.services.status import feed_name, stats_warnings, status_report, table_lines
 from hiljade.services.store import open_store
+from hiljade.wording import plural
 
 
 @click.command("status")
@@ -22,13 +24,13 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
     config = get_config(ctx)
     status = status_report(config, open_store(config))
     if as_json:
-        click.echo(json.dumps(status.as_dict(), ensure_ascii=False, indent=2))
+        click.echo(scrub(json.dumps(status.as_dict(), ensure_ascii=False, indent=2)))
     else:
         for line in table_lines(status):
-            click.echo(line)
+            click.echo(scrub(line))
     for alert in status.alerts:
-        click.echo(f"warning: {alert.message}", err=True)
-    summary(f"status: {len(status.feeds)} feeds, {len(status.alerts)} warnings"
+        say(f"warning: {alert.message}")
+    summary(f"status: {plural(len(status.feeds), 'feed')}, {plural(len(status.alerts), 'warning')}"
             + ("; needs a human" if status.alerts else ""))
     if status.alerts:
         sys.exit(1)
@@ -48,19 +50,23 @@ def stats_command(ctx: click.Context) -> None:
     for row in result.posts:
         click.echo(f"  {row['platform']:<10} {row['server']:<40} {row['posts']:>8}")
     click.echo("last run per feed:")
-    for run in result.runs:
-        click.echo(
-            f"  {run['source']} {run['server']} #{run['hashtag']}: {run['status']} at "
-            f"{run['started_at']:%Y-%m-%d %H:%M}Z, {run['new_posts']} new, {run['duplicates']} duplicates, "
-            f"{run['errors']} errors, {run['rate_limit_waits']} rate-limit waits, "
-            f"cursor {run['cursor_after']}"
-        )
+    for feed in result.feeds:  # the feeds `hiljade status` lists, counted the same way
+        if "started_at" not in feed:
+            click.echo(f"  {feed_name(feed)}: {feed['status']}")
+            continue
+        cursor = f"cursor {feed['cursor_after']}" if feed["cursor_after"] else "no cursor yet"
+        click.echo(scrub(
+            f"  {feed_name(feed)}: {feed['status']} at {feed['started_at']:%Y-%m-%d %H:%M}Z, "
+            f"{feed['new_posts']} new, {plural(feed['duplicates'], 'duplicate')}, "
+            f"{plural(feed['errors'], 'error')}, {plural(feed['rate_limit_waits'], 'rate-limit wait')}, "
+            f"{cursor}"
+        ))
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        say(f"warning: {warning}")
     total = sum(r["posts"] for r in result.posts)
     summary(
-        f"stats: {total} post copies on {len(result.posts)} servers, {len(result.runs)} feeds, "
-        f"{len(warnings)} warnings"
+        f"stats: {plural(total, 'post copy', 'post copies')} on {plural(len(result.posts), 'server')}, "
+        f"{plural(len(result.feeds), 'feed')}, {plural(len(warnings), 'warning')}"
     )
     if warnings:
         sys.exit(1)

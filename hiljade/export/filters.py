@@ -64,6 +64,8 @@ def parse_when(text: str, *, end: bool = False) -> dt.datetime:
             start = dt.datetime.combine(day, dt.time(), dt.UTC)
             return start + dt.timedelta(days=1) if end else start
         when = dt.datetime.fromisoformat(text.strip())
+        return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    except OverflowError as exc:  # the end of 9999-12-31, or a zone that moves a time past year 1 or 9999
+        raise ValueError(f"{text!r} is out of range; give a date between 0001-01-02 and 9999-12-30") from exc
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a date; write YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)

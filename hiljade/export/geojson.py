@@ -8,6 +8,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
+from hiljade.export.licence import ATTRIBUTION, ATTRIBUTION_URL, LICENCE, LICENCE_URL
+
 COORDINATE_DIGITS = 7  # about 1 cm; RFC 7946 section 11.2 asks for no more than needed
 GEOMETRY_FIELDS = ("lat", "lon")
 
@@ -39,8 +41,11 @@ def feature(row: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
 
 
 def write_geojson(rows: Iterable[Mapping[str, Any]], fields: Sequence[str], out: TextIO) -> int:
-    """Stream a FeatureCollection (one feature a line, UTF-8 text); returns the feature count."""
-    out.write('{"type": "FeatureCollection", "features": [\n')
+    """Stream a FeatureCollection (one feature a line, UTF-8 text) with the OpenStreetMap attribution
+    and the licence as top-level members (RFC 7946 foreign members); returns the feature count."""
+    head = {"type": "FeatureCollection", "attribution": ATTRIBUTION, "attribution_url": ATTRIBUTION_URL,
+            "license": LICENCE, "license_url": LICENCE_URL}
+    out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n')
     count = 0
     for row in rows:
         if count:

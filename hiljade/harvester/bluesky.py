@@ -23,9 +23,9 @@ import requests
 
 from hiljade.config import Config
 from hiljade.errors import ConfigError, SourceError
-from hiljade.harvester.bluesky_post import sort_at, view_to_record
+from hiljade.harvester.bluesky_post import short_uri, sort_at, view_to_record
 from hiljade.harvester.bluesky_xrpc import PASSWORD_ENV, BlueskyClient
-from hiljade.records import PostRecord
+from hiljade.records import PostRecord, unstorable
 
 __all__ = ["PASSWORD_ENV", "BlueskyClient", "BlueskySource", "PostsPage", "bluesky_client", "since_text"]
 
@@ -42,13 +42,14 @@ class PostsPage:
 
     posts: tuple[PostRecord, ...]  # posts not opted out that could be converted, page order
     opted_out: int  # posts skipped because their author opted out
-    errors: int  # posts that could not be converted
+    errors: int  # posts that could not be converted or stored
     sort_times: tuple[dt.datetime, ...]  # the search time of every post on the page that has one
     empty: bool  # the page had no post at all
     cursor: str | None  # the search cursor of the next (older) page, None at the end
     requests: int
     rate_limit_waits: int
     waited_seconds: float
+    skipped: tuple[str, ...] = ()  # one reason per post counted in ``errors``
 
 
 class BlueskySource:
@@ -63,14 +64,22 @@ class BlueskySource:
         page = self.client.search(hashtag, since=since, cursor=cursor, limit=limit)
         fetched_at = dt.datetime.now(dt.UTC)
         posts: list[PostRecord] = []
-        opted_out = errors = 0
+        opted_out = 0
+        skipped: list[str] = []
         for view in page.views:
             try:
                 post = view_to_record(
                     view, server=self.server, fetched_from=page.request_url, fetched_at=fetched_at
                 )
-            except SourceError:
-                errors += 1
+            except SourceError as exc:
+                skipped.append(str(exc))
+                continue
+            except RecursionError:
+                skipped.append("a post nested too deeply to read")
+                continue
+            problem = unstorable(post)
+            if problem:
+                skipped.append(f"post {short_uri(post.uri)} cannot be stored: {problem}")
                 continue
             if post.author is not None and post.author.opt_out:
                 opted_out += 1
@@ -78,9 +87,10 @@ class BlueskySource:
                 posts.append(post)
         times = tuple(t for t in (sort_at(v) for v in page.views) if t is not None)
         return PostsPage(
-            posts=tuple(posts), opted_out=opted_out, errors=errors, sort_times=times, empty=not page.views,
-            cursor=page.cursor, requests=page.requests, rate_limit_waits=page.rate_limit_waits,
-            waited_seconds=page.waited_seconds,
+            posts=tuple(posts), opted_out=opted_out, errors=len(skipped), sort_times=times,
+            empty=not page.views, cursor=page.cursor, requests=page.requests,
+            rate_limit_waits=page.rate_limit_waits, waited_seconds=page.waited_seconds,
+            skipped=tuple(skipped),
         )
 
 
@@ -91,12 +101,11 @@ def bluesky_client(
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BlueskyClient:
-    """The configured client; ConfigError listing what is missing (enabled, handle, password, URL)."""
+    """The configured client; ConfigError listing what is missing (handle, password, URL); whether the
+    source is enabled is the registry's rule (``hiljade.services.feeds.SOURCES``)."""
     section = config.get("sources.bluesky") or {}
     env = os.environ if environ is None else environ
     problems = []
-    if not section.get("enabled"):
-        problems.append("sources.bluesky.enabled is false; set it to true to harvest Bluesky")
     if not str(section.get("handle") or "").strip():
         problems.append(
             "sources.bluesky.handle: give the account handle to log in with, e.g. name.bsky.social"
@@ -116,6 +125,7 @@ def bluesky_client(
         env[PASSWORD_ENV],
         session=session,
         timeout=float(section["timeout_seconds"]),
+        total_timeout=float(section["total_timeout_seconds"]),
         max_retries=int(section["max_retries"]),
         user_agent=config.get("user_agent"),
         sleep=sleep,

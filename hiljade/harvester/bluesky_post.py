@@ -15,13 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hiljade.errors import SourceError
-from hiljade.records import AuthorRecord, MediaRecord, PostRecord
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord, text_problem
 
 PLATFORM = "bluesky"
 OPT_OUT_LABELS = ("!no-unauthenticated",)  # the author asked apps not to show them to logged-out users
 _HASHTAG = re.compile(r"(?<![\w#/&])#(\w[\w·]*)")
 _AT_URI = re.compile(r"^at://(did:[a-z]+:[^/]+)/app\.bsky\.feed\.post/([^/?#]+)$")
-_PROFILE_DETAILS = ("handle", "displayName", "avatar", "description", "banner", "associated", "viewer")
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -55,6 +54,11 @@ def opt_out_reason(author: Mapping[str, Any]) -> str | None:
         if isinstance(label, Mapping) and label.get("val") in OPT_OUT_LABELS and not label.get("neg"):
             return str(label["val"])
     return None
+
+
+def short_uri(uri: str, limit: int = 80) -> str:
+    """A post uri for a message: cut to ``limit`` characters (a hostile one can be any length)."""
+    return uri if len(uri) <= limit else uri[: limit - 1] + "…"
 
 
 def full_text(record: Mapping[str, Any]) -> str:
@@ -143,10 +147,17 @@ def quoted_uri(embed: Any) -> str | None:
 
 
 def scrub(value: Any) -> Any:
-    """The payload without profile details (handle, display name, avatar ...) of any account in it."""
+    """The payload with every account in it (the author, a quoted post's author) reduced to its
+    labels and opt-out reason: no DID, handle, display name or avatar (the store adds the pseudonym)."""
     if isinstance(value, Mapping):
-        is_profile = "did" in value and "handle" in value
-        return {k: scrub(v) for k, v in value.items() if not (is_profile and k in _PROFILE_DETAILS)}
+        if "did" in value and "handle" in value:
+            labels = [
+                {k: label[k] for k in ("val", "neg") if k in label}
+                for label in value.get("labels") or ()
+                if isinstance(label, Mapping)
+            ]  # a self-label's src and uri name the account
+            return {"labels": labels, "opt_out": opt_out_reason(value)}
+        return {k: scrub(v) for k, v in value.items()}
     if isinstance(value, list):
         return [scrub(v) for v in value]
     return value
@@ -165,6 +176,9 @@ def view_to_record(
     created = parse_time(record.get("createdAt")) or parse_time(view.get("indexedAt"))
     if not did or created is None:
         raise SourceError(f"post {uri} has no author DID or no valid createdAt", kind="malformed")
+    problem = text_problem("its text", record.get("text")) if isinstance(record.get("text"), str) else None
+    if problem:  # facets index the UTF-8 bytes of the text: a lone surrogate has none
+        raise SourceError(f"post {short_uri(uri)}: {problem}", kind="malformed")
     text = full_text(record)
     langs = record.get("langs")
     return PostRecord(

@@ -4,7 +4,8 @@ Plain ``requests`` against the PDS (`sources.bluesky.service_url`): ``createSess
 and an app password, ``refreshSession`` when the access token expired, ``searchPosts`` for a
 hashtag. 429 is waited out until ``RateLimit-Reset`` (at most 15 minutes), 5xx and network
 errors are retried with backoff, and every failure becomes one of the ``hiljade.errors.Source*``
-errors. Messages never carry the password or a token.
+errors. The password and every session token are registered with ``hiljade.secrecy`` (a token
+too short to be masked is refused), so messages never carry them, even when the service echoes them.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from urllib.parse import urlencode
 import requests
 
 from hiljade import __version__
+from hiljade.defaults import BLUESKY_PASSWORD_ENV as PASSWORD_ENV
+from hiljade.defaults import DEFAULTS
 from hiljade.errors import RateLimited, SourceAuthError, SourceError, SourceUnavailable, http_error
 from hiljade.harvester.http import HttpSession, Retries
+from hiljade.secrecy import MIN_SECRET_LENGTH, add_secret, keep_secret, scrub
 
-PASSWORD_ENV = "HILJADE_BLUESKY_APP_PASSWORD"
 MAX_LIMIT = 100  # searchPosts answers at most 100 posts a page
 MAX_WAIT_SECONDS = 15 * 60.0
 
@@ -49,16 +52,17 @@ class BlueskyClient:
         *,
         session: HttpSession | None = None,
         timeout: float = 30.0,
+        total_timeout: float = DEFAULTS["sources"]["bluesky"]["total_timeout_seconds"],
         max_retries: int = 3,
         user_agent: str = f"hiljade/{__version__}",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.server = service_url.rstrip("/")
-        self.handle, self._password = handle, password
+        self.handle, self._password = handle, keep_secret(password, PASSWORD_ENV)
         self.session = session or HttpSession(
             user_agent=user_agent, timeout=timeout, retries=Retries(max_retries, 1.0, MAX_WAIT_SECONDS),
-            sleep=sleep, clock=clock, limits=self._read_limits)
+            sleep=sleep, clock=clock, limits=self._read_limits, total_timeout=total_timeout)
         self._access: str | None = None
         self._refresh: str | None = None
 
@@ -129,7 +133,14 @@ class BlueskyClient:
         access, refresh = data.get("accessJwt"), data.get("refreshJwt")
         if not isinstance(access, str) or not access:
             raise SourceError("createSession answered without an access token", kind="malformed")
-        self._access, self._refresh = access, refresh if isinstance(refresh, str) else None
+        refresh = refresh if isinstance(refresh, str) and refresh else None
+        for token in (access, refresh):
+            if token is not None and len(token) < MIN_SECRET_LENGTH:
+                raise SourceError(f"{self.server} answered a session token of {len(token)} characters, too "
+                                  "short to be real (and to be kept out of messages)", kind="malformed")
+            if token is not None:
+                add_secret(token)
+        self._access, self._refresh = access, refresh
 
     def _call(
         self,
@@ -161,7 +172,7 @@ class BlueskyClient:
             if status == 200:
                 try:
                     data = response.json()
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:
                     failure = SourceUnavailable(
                         f"{nsid} on {self.server}: the answer is not JSON", kind="malformed"
                     )
@@ -202,8 +213,8 @@ def _error_of(response: requests.Response) -> tuple[str, str]:
     """(error name, message) of an XRPC error answer; never the request (which may carry a token)."""
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return "", ""
     if not isinstance(data, dict):
         return "", ""
-    return str(data.get("error") or ""), str(data.get("message") or "")[:200]
+    return scrub(str(data.get("error") or ""))[:100], scrub(str(data.get("message") or ""))[:200]

@@ -3,16 +3,20 @@
 Only what the local gazetteer cannot place comes here. Each answer (also "not found") is
 cached under the normalised query plus the area bounds, so a re-run makes no requests. A
 street name geocoded online is still only a claim: every candidate is ``pending_review``.
+A failure that is not a refusal (no network, a timeout, a 5xx) is never cached; after
+``GIVE_UP_AFTER_FAILURES`` of them in a row the geocoder stops asking for the rest of the run.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import ssl
 import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -32,6 +36,7 @@ from urllib3.util.retry import Retry
 from hiljade import __version__
 from hiljade.defaults import DEFAULTS
 from hiljade.errors import ConfigError, GeocoderError, RateLimited, SourceAuthError, error_class
+from hiljade.harvester.deadline import DeadlineAdapter, DeadlineExceeded
 from hiljade.harvester.http import Pacer
 from hiljade.pipeline.geometry import cell_diagonal_m
 from hiljade.records import Candidate
@@ -44,7 +49,9 @@ MIN_PRECISION_M = 10.0
 NO_BBOX_PRECISION_M = 1000.0
 TOP_CONFIDENCE = 0.5  # a geocoder hit is a lead for a reviewer, never an auto-accepted point
 REFUSAL_PAUSE_SECONDS = 600.0  # after a 429 without Retry-After
-_KEYS = {"enabled", "url", "user_agent", "min_delay_seconds", "country_codes", "timeout_seconds"}
+GIVE_UP_AFTER_FAILURES = 3  # failures in a row (no network, timeout, 5xx) before a run stops asking
+_KEYS = {"enabled", "url", "user_agent", "min_delay_seconds", "country_codes", "timeout_seconds",
+         "total_timeout_seconds"}
 _REFUSALS = (SourceAuthError, RateLimited)  # 401, 403 and 429 in the table of hiljade.errors
 _QUOTA_STATUS = {402, 509}  # payment required, bandwidth limit exceeded: quota answers of geocoders
 
@@ -83,7 +90,8 @@ class GeocoderSettings:
     user_agent: str = ""
     min_delay_seconds: float = 1.0
     country_codes: tuple[str, ...] = ("rs",)
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = 10.0  # connect and per read
+    total_timeout_seconds: float = GEOCODER["total_timeout_seconds"]  # the whole answer
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> GeocoderSettings:
@@ -119,9 +127,10 @@ class GeocoderSettings:
             isinstance(c, str) and len(c) == 2 and c.isalpha() for c in codes
         ):
             problems.append(f"geocoder.country_codes: two-letter ISO codes like [rs] (got {codes!r})")
-        timeout = section["timeout_seconds"]
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            problems.append(f"geocoder.timeout_seconds: must be a positive number (got {timeout!r})")
+        timeout, total = section["timeout_seconds"], section["total_timeout_seconds"]
+        for key, value in (("timeout_seconds", timeout), ("total_timeout_seconds", total)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                problems.append(f"geocoder.{key}: must be a positive number (got {value!r})")
         if problems:
             raise ConfigError(problems)
         return cls(
@@ -131,6 +140,7 @@ class GeocoderSettings:
             min_delay_seconds=float(delay),
             country_codes=tuple(c.lower() for c in codes),
             timeout_seconds=float(timeout),
+            total_timeout_seconds=float(total),
         )
 
 
@@ -181,6 +191,8 @@ class Geocoder:
         self.clock = clock
         self.requests_made = 0
         self.refusal: GeocoderError | None = None  # the last refusal, for ``hiljade status``
+        self.failure: GeocoderError | None = None  # the last failure that was not a refusal
+        self.failures_in_a_row = 0
         self._pacer = Pacer(settings.min_delay_seconds, sleep=sleep, clock=clock)
         self._blocked_until: float | None = None
         self._nominatim: Nominatim | None = None
@@ -231,6 +243,11 @@ class Geocoder:
         return raws, False
 
     def _request(self, query: str) -> list[dict[str, Any]]:
+        if self.failures_in_a_row >= GIVE_UP_AFTER_FAILURES:
+            raise GeocoderError(
+                f"geocoder stopped asking after {self.failures_in_a_row} failures in a row: {self.failure}",
+                status=self.failure.status if self.failure else None,
+            )
         if self._blocked_until is not None and self.clock() < self._blocked_until:
             earlier = self.refusal
             raise GeocoderError(
@@ -255,6 +272,7 @@ class Geocoder:
             raise self._refusal(exc) from exc
         finally:
             self._pacer.done()
+        self.failures_in_a_row = 0
         return [dict(location.raw) for location in found or []]
 
     def _client(self) -> Nominatim:
@@ -266,7 +284,7 @@ class Geocoder:
                 scheme=parts.scheme,
                 user_agent=self.settings.user_agent,
                 timeout=self.settings.timeout_seconds,
-                adapter_factory=_adapter,
+                adapter_factory=partial(_adapter, total_timeout=self.settings.total_timeout_seconds),
             )
         return self._nominatim
 
@@ -284,7 +302,8 @@ class Geocoder:
         )
         retry_after = getattr(exc, "retry_after", None)
         label = f"HTTP {status}" if status else type(exc).__name__
-        summary = " ".join(str(exc).split())[:200]
+        late = exc.__context__ if isinstance(exc.__context__, DeadlineExceeded) else None
+        summary = " ".join(str(late or exc).split())[:200]  # late: "no complete answer from HOST within N s"
         error = GeocoderError(
             f"{'refused by' if refused else 'failed at'} {self.settings.url} ({label}): {summary}",
             refused=refused,
@@ -295,6 +314,9 @@ class Geocoder:
             self.refusal = error
             pause = retry_after if retry_after else (REFUSAL_PAUSE_SECONDS if status == 429 else math.inf)
             self._blocked_until = self.clock() + pause
+        else:
+            self.failure = error
+            self.failures_in_a_row += 1
         return error
 
     def _candidate(self, query: str, raw: dict[str, Any], rank: int, cached: bool) -> Candidate | None:
@@ -331,9 +353,10 @@ class Geocoder:
         )
 
 
-def _adapter(*, proxies: Any, ssl_context: Any) -> RequestsAdapter:
-    """geopy's requests adapter without urllib3's silent retries: a 429 must reach us, not be slept
-    through for Retry-After seconds, and nothing is re-sent but a connection that never opened."""
+def _adapter(*, proxies: Any, ssl_context: Any, total_timeout: float) -> RequestsAdapter:
+    """geopy's requests adapter without urllib3's silent retries (a 429 must reach us, not be slept
+    through for Retry-After seconds, and nothing is re-sent but a connection that never opened), and
+    with a total deadline per request: its session's transports are replaced by ours."""
     retry = Retry(
         total=1,
         connect=1,
@@ -344,7 +367,11 @@ def _adapter(*, proxies: Any, ssl_context: Any) -> RequestsAdapter:
         respect_retry_after_header=False,
         raise_on_status=False,
     )
-    return RequestsAdapter(proxies=proxies, ssl_context=ssl_context, max_retries=retry)
+    adapter = RequestsAdapter(proxies=proxies, ssl_context=ssl_context, max_retries=retry)
+    context = ssl_context or ssl.create_default_context()  # as geopy's: the system's CA store
+    for prefix in ("http://", "https://"):
+        adapter.session.mount(prefix, DeadlineAdapter(total_timeout, ssl_context=context, max_retries=retry))
+    return adapter
 
 
 def bbox_precision(boundingbox: Any, lat: float) -> float:

@@ -6,22 +6,87 @@ rate-limit window, remembers the last URL and answer, and counts what the source
 requests made, rate-limit waits and seconds waited. The retry loops of the sources ask it how
 long to back off or to wait out a 429 (``backoff``, ``rate_limit_wait``, ``wait_rate_limit``);
 statuses become exceptions through the one table in ``hiljade.errors``. Sleep and clock are seams.
+Every request has a total deadline (``total_timeout``, headers and body; ``hiljade.harvester.deadline``)
+besides the per-read ``timeout``: a server that trickles its answer fails with "no complete answer
+from HOST within N s".
+
+A request that got no answer at all is described in plain words (``network_failure``: "cannot
+resolve mastodon.social: is this machine online?"); a host name that does not resolve is not worth
+retrying (``NetworkFailure.unresolvable``). Every backoff is logged (INFO, logger
+``hiljade.harvester.http``) with what failed and when the next try is: `hiljade run` logs it, and
+`hiljade harvest` shows it on a terminal.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
+import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NameResolutionError
 
 from hiljade.errors import RateLimited, SourceUnavailable, retry_after_seconds
+from hiljade.harvester.deadline import DeadlineAdapter, DeadlineExceeded
 
 # Reads a source's rate-limit headers: (requests left in the window, seconds until it resets).
 LimitReader = Callable[[requests.Response], tuple[int | None, float | None]]
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NetworkFailure:
+    """Why a request got no answer, in plain words; ``unresolvable``: the host name does not resolve
+    (no network, or no such name), which no retry soon will change."""
+
+    text: str
+    unresolvable: bool = False
+
+
+def network_failure(exc: BaseException, url: str) -> NetworkFailure:
+    """What went wrong with a request to ``url`` that got no answer, in a sentence a person reads."""
+    host = urlsplit(url).hostname or url or "the server"
+    chain = _causes(exc)
+    late = next((e for e in chain if isinstance(e, DeadlineExceeded)), None)
+    if late is not None:
+        return NetworkFailure(str(late))
+    if any(isinstance(e, socket.gaierror | NameResolutionError) for e in chain):
+        return NetworkFailure(f"cannot resolve {host}: is this machine online?", unresolvable=True)
+    if any(isinstance(e, requests.ConnectTimeout) for e in chain):
+        return NetworkFailure(f"cannot connect to {host}: no answer in time")
+    if any(isinstance(e, requests.Timeout | TimeoutError) for e in chain):
+        return NetworkFailure(f"{host} did not answer in time")
+    if any(isinstance(e, ssl.SSLError | requests.exceptions.SSLError) for e in chain):
+        return NetworkFailure(f"cannot make a secure (TLS) connection to {host}: is the certificate valid?")
+    codes = {getattr(e, "errno", None) for e in chain}
+    if errno.ECONNREFUSED in codes or any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return NetworkFailure(f"{host} refused the connection: is the server up, and the URL right?")
+    if codes & {errno.ENETUNREACH, errno.EHOSTUNREACH}:
+        return NetworkFailure(f"cannot reach {host}: no route to it; is this machine online?")
+    if any(isinstance(e, ConnectionResetError | requests.exceptions.ChunkedEncodingError) for e in chain):
+        return NetworkFailure(f"{host} closed the connection before answering in full")
+    return NetworkFailure(f"cannot reach {host} ({type(chain[-1]).__name__})")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything that caused it (causes, contexts, wrapped reasons), outermost first."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 20:
+        item = todo.pop(0)
+        if item in found:
+            continue
+        found.append(item)
+        linked = [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+        todo.extend(e for e in linked if isinstance(e, BaseException))
+    return found
 
 
 @dataclass
@@ -82,7 +147,8 @@ class Pacer:
 
 
 class HttpSession(requests.Session):
-    """A paced, counting, retry-aware ``requests.Session`` (one per server or service)."""
+    """A paced, counting, retry-aware ``requests.Session`` (one per server or service); each request
+    has ``timeout`` per read and ``total_timeout`` seconds in all (None: no total deadline)."""
 
     def __init__(
         self,
@@ -96,8 +162,11 @@ class HttpSession(requests.Session):
         clock: Callable[[], float] = time.monotonic,
         rewrite: tuple[str, str] | None = None,
         limits: LimitReader | None = None,
+        total_timeout: float | None = None,
     ) -> None:
         super().__init__()
+        for prefix in ("http://", "https://"):  # every request answered in full within total_timeout
+            self.mount(prefix, DeadlineAdapter(total_timeout))
         if user_agent:
             self.headers["User-Agent"] = user_agent
         self.timeout = timeout
@@ -109,6 +178,7 @@ class HttpSession(requests.Session):
         self.total_requests = 0
         self.last_url = ""
         self.last_response: requests.Response | None = None
+        self.last_failure: NetworkFailure | None = None  # why the last request got no answer, if it got none
         self.remaining: int | None = None  # requests left in the rate-limit window, when told
         self.reset_at: float | None = None  # when the window resets, on the pacer's clock
 
@@ -131,10 +201,13 @@ class HttpSession(requests.Session):
             kwargs.setdefault("timeout", self.timeout)
         self._before_request()
         prepared = requests.Request(str(method), url, params=kwargs.get("params")).prepare()
-        self.last_url, self.last_response = prepared.url or url, None
+        self.last_url, self.last_response, self.last_failure = prepared.url or url, None, None
         response = None
         try:
             response = super().request(method, url, *args, **kwargs)
+        except requests.RequestException as exc:
+            self.last_failure = network_failure(exc, url)
+            raise
         finally:
             self._after_request(response)
         self.last_response = response
@@ -186,8 +259,22 @@ class HttpSession(requests.Session):
         wait) when the retries are used up."""
         if failures > self.retries.max_retries:
             return False
-        self.pacer.wait(self.retries.backoff(failures, self.retry_after()))
+        pause = self.retries.backoff(failures, self.retry_after())
+        log.info("%s; trying again in %.0f s (retry %d of %d)", self._what_failed(), pause, failures,
+                 self.retries.max_retries)
+        self.pacer.wait(pause)
         return True
+
+    def _what_failed(self) -> str:
+        """The last request's failure in a few words, for the retry notice (no query, no token)."""
+        parts = urlsplit(self.last_url)
+        where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "a request"
+        if self.last_failure is not None:
+            return f"{where}: {self.last_failure.text}"
+        response = self.last_response
+        if response is not None:
+            return f"{where}: HTTP {response.status_code} {response.reason or ''}".rstrip()
+        return f"{where}: failed"
 
     def _before_request(self) -> None:
         wait = self.window_wait()
@@ -213,10 +300,13 @@ def network_errors(timed_out: str, failed: str) -> Iterator[None]:
     ``timed_out``, or ``failed`` followed by what went wrong."""
     try:
         yield
+    except DeadlineExceeded as exc:
+        raise SourceUnavailable(f"{failed}: {exc}", kind="timeout") from exc
     except requests.Timeout as exc:
         raise SourceUnavailable(timed_out, kind="timeout") from exc
     except requests.RequestException as exc:
-        raise SourceUnavailable(f"{failed}: {exc}", kind="network") from exc
+        url = exc.request.url if exc.request is not None and exc.request.url else ""
+        raise SourceUnavailable(f"{failed}: {network_failure(exc, url).text}", kind="network") from exc
 
 
 class HttpClient:

@@ -11,6 +11,12 @@ Privacy: the sender is stored only as the keyed pseudonym of the lower-cased add
 fields (subject, date, attachment names, types and sizes), never the headers, and the text loses
 quoted replies, the signature, forwarded header lines, e-mail addresses, international phone
 numbers and the sender's display name.
+
+Hostile mail is refused before it is parsed: a message over ``imports.max_message_bytes`` is not
+read past that size, and one with a header field over ``imports.max_header_bytes`` (a megabyte
+Subject of encoded words costs the email package gigabytes) is not parsed; both are counted as
+refused messages. Only regular files inside the folder are read. Stored text has no NUL characters
+and no undecodable bytes.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from hiljade.defaults import DEFAULTS
 from hiljade.errors import MediaRefused, SourceError
 from hiljade.harvester.photos import (
     ImageCheck,
@@ -35,11 +42,15 @@ from hiljade.harvester.photos import (
     examine_photo,
     file_time,
     hashtags_in,
+    read_inside,
 )
 from hiljade.pipeline.html_text import html_to_text
 from hiljade.records import AuthorRecord, PostRecord
 
 PLATFORM = "mail"
+MAX_MESSAGE_BYTES = int(DEFAULTS["imports"]["max_message_bytes"])
+MAX_HEADER_BYTES = int(DEFAULTS["imports"]["max_header_bytes"])
+MESSAGE_TOO_LARGE, HEADER_TOO_LONG = "message_too_large", "header_too_long"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w+])\+\d[\d \t/()-]{6,}\d")
 _SIGNATURE = re.compile(r"^(--|__+|-- )\s*$")
@@ -60,6 +71,7 @@ class Envelope:
     data: bytes
     mtime: dt.datetime
     origin: str  # the file (or mbox) it came from
+    refused: str | None = None  # why the message was not read (then ``data`` is empty)
 
 
 # ---- containers ---------------------------------------------------------------------------------
@@ -77,31 +89,80 @@ def detect_container(path: Path) -> str:
     return "mbox" if head == b"From " else "eml"
 
 
-def envelopes(path: Path, container: str) -> Iterator[Envelope]:
-    """The raw messages of a maildir (and its sub-folders), an mbox, or ``.eml`` files, in a stable order."""
+def envelopes(path: Path, container: str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[Envelope]:
+    """The raw messages of a maildir (and its sub-folders), an mbox, or ``.eml`` files, in a stable order;
+    a message over ``max_bytes`` (or not a regular file inside ``path``) is not read, only named."""
     if container == "mbox":
         box = mailbox.mbox(path, create=False)
         mtime = file_time(path)
         try:
             for key in box.iterkeys():
-                yield Envelope(box.get_bytes(key), mtime, str(path))
+                with box.get_file(key) as fh:
+                    data = fh.read(max_bytes + 1)
+                yield Envelope(b"", mtime, str(path), MESSAGE_TOO_LARGE) if len(data) > max_bytes \
+                    else Envelope(data, mtime, str(path))
         finally:
             box.close()
     elif container == "maildir":
-        yield from _maildir(mailbox.Maildir(path, factory=None, create=False), path)
+        yield from _maildir(path, path, max_bytes)
     elif path.is_file():
-        yield Envelope(path.read_bytes(), file_time(path), str(path))
+        yield _read_file(path, path.resolve().parent, max_bytes)  # the file named: wherever it lives
     else:
-        for file in sorted(p for p in path.rglob("*") if p.suffix.lower() == ".eml" and p.is_file()):
-            yield Envelope(file.read_bytes(), file_time(file), str(file))
+        for file in sorted(p for p in path.rglob("*") if p.suffix.lower() == ".eml" and not p.is_dir()):
+            yield _read_file(file, path, max_bytes)
 
 
-def _maildir(box: mailbox.Maildir, path: Path) -> Iterator[Envelope]:
-    for key in sorted(box.iterkeys()):
-        message = box.get_message(key)  # a MaildirMessage knows its delivery time (the file's mtime)
-        yield Envelope(box.get_bytes(key), dt.datetime.fromtimestamp(message.get_date(), dt.UTC), str(path))
-    for name in sorted(box.list_folders()):
-        yield from _maildir(box.get_folder(name), path)
+def _read_file(file: Path, root: Path, max_bytes: int) -> Envelope:
+    """One message file, read only when it is a regular file inside ``root`` and not over ``max_bytes``."""
+    try:
+        return Envelope(read_inside(file, root, max_bytes), file_time(file), str(file))
+    except MediaRefused as exc:
+        reason = MESSAGE_TOO_LARGE if exc.reason == "too_large" else exc.reason
+        return Envelope(b"", dt.datetime.now(dt.UTC), str(file), reason)
+    except OSError:
+        return Envelope(b"", dt.datetime.now(dt.UTC), str(file), "unreadable")
+
+
+def _maildir(folder: Path, root: Path, max_bytes: int) -> Iterator[Envelope]:
+    """The messages of a maildir folder (``new`` and ``cur``, by key; the delivery time is the file's
+    mtime), then of its sub-folders (``.name``)."""
+    files = [f for sub in ("new", "cur") if (folder / sub).is_dir() for f in (folder / sub).iterdir()
+             if not f.name.startswith(".")]
+    for file in sorted(files, key=lambda f: (f.name.split(":")[0], f.name)):
+        yield _read_file(file, root, max_bytes)
+    for sub in sorted(folder.iterdir()):
+        if sub.name.startswith(".") and sub.name not in (".", "..") and sub.is_dir() \
+                and not sub.is_symlink():
+            yield from _maildir(sub, root, max_bytes)
+
+
+def header_too_long(data: bytes, max_bytes: int = MAX_HEADER_BYTES) -> bool:
+    """True when a header field of the raw message (with its folded lines) is longer than ``max_bytes``."""
+    end = min((i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0), default=len(data))
+    field_length, start = 0, 0
+    while start < end:
+        stop = data.find(b"\n", start, end)
+        stop = end if stop < 0 else stop + 1
+        folded = data[start:start + 1] in (b" ", b"\t")
+        field_length = field_length + stop - start if folded else stop - start
+        if field_length > max_bytes:
+            return True
+        start = stop
+    return False
+
+
+def _part_header_too_long(message: EmailMessage, max_bytes: int) -> bool:
+    """True when a header of any MIME part is longer than ``max_bytes`` (read raw, before decoding)."""
+    return any(len(value) > max_bytes for part in message.walk() for _, value in part.raw_items())
+
+
+def plain(text: str) -> str:
+    """Text any store keeps: undecodable bytes decoded (or replaced), NUL characters dropped."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text.replace("\x00", "")
 
 
 # ---- one message ---------------------------------------------------------------------------------
@@ -206,17 +267,18 @@ def message_to_item(
     """A parsed message as a post with its checked photos (pure apart from reading the parts)."""
     uri = message_uri(message, envelope.data)
     address, name = sender(message)
+    address, name = plain(address) if address else None, plain(name) if name else None
     text, body = body_text(message)
-    subject = clean_text(str(message.get("Subject", "") or "").strip(), address, name)
-    full_text = "\n\n".join(t for t in (subject, clean_text(text, address, name)) if t)
+    subject = clean_text(plain(str(message.get("Subject", "") or "")).strip(), address, name)
+    full_text = "\n\n".join(t for t in (subject, clean_text(plain(text), address, name)) if t)
     photos: list[tuple[str, Photo]] = []
     listed: list[dict[str, Any]] = []
     refused: dict[str, int] = {}
     for position, part in enumerate(attachments(message, body), 1):
         filename = redact(
-            Path(str(part.get_filename() or f"attachment-{position}")).name[:200], address, name
+            plain(Path(str(part.get_filename() or f"attachment-{position}")).name[:200]), address, name
         )
-        entry: dict[str, Any] = {"name": filename, "type": part.get_content_type()}
+        entry: dict[str, Any] = {"name": filename, "type": plain(part.get_content_type())[:200]}
         listed.append(entry)
         photo, reason = _check_attachment(part, filename, check, entry)
         if photo is not None:
@@ -226,7 +288,7 @@ def message_to_item(
             refused[reason] = refused.get(reason, 0) + 1
     raw = {
         "subject": subject,
-        "date": str(message.get("Date", "") or "") or None,
+        "date": plain(str(message.get("Date", "") or ""))[:200] or None,
         "container": container,
         "attachments": listed,
         "media_exif": [photo.exif_entry() for _, photo in photos],
@@ -281,14 +343,23 @@ def read_mail(
     *,
     known: Callable[[str], bool],
     clock: Callable[[], dt.datetime],
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    max_header_bytes: int = MAX_HEADER_BYTES,
 ) -> Iterator[Original]:
     """One ``Original`` per message under ``path``; ``known(uri)`` says which are stored already, so
-    they are not converted again. A message that cannot be parsed is counted ``unreadable``."""
-    for envelope in envelopes(path, container):
+    they are not converted again. A message that cannot be parsed is counted ``unreadable``; one too
+    large, with a header field too long, or not a regular file is refused unparsed."""
+    for envelope in envelopes(path, container, max_bytes=max_message_bytes):
+        if envelope.refused or header_too_long(envelope.data, max_header_bytes):
+            yield Original(refused_message=envelope.refused or HEADER_TOO_LONG)
+            continue
         try:
             message = parse_message(envelope.data)
             if not message.keys():  # not a message at all (no header line)
                 raise ValueError("no headers")
+            if _part_header_too_long(message, max_header_bytes):
+                yield Original(refused_message=HEADER_TOO_LONG)
+                continue
             uri = message_uri(message, envelope.data)
         except Exception:  # noqa: BLE001 - a message the email package cannot parse is counted
             yield Original(unreadable=True)

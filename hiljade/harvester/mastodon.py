@@ -24,6 +24,7 @@ import requests
 from mastodon import Mastodon
 from mastodon.errors import MastodonAPIError, MastodonNetworkError, MastodonRatelimitError
 
+from hiljade.defaults import DEFAULTS
 from hiljade.errors import (
     ConfigError,
     RateLimited,
@@ -37,18 +38,24 @@ from hiljade.errors import (
 )
 from hiljade.harvester.http import HttpClient, HttpSession, Retries
 from hiljade.harvester.mastodon_status import as_int, opt_out_reason, parse_time, status_id, status_to_record
-from hiljade.records import PostRecord
+from hiljade.records import FIELD_LIMITS, PostRecord, text_problem, unstorable
+from hiljade.secrecy import keep_secret, scrub
+from hiljade.wording import plural
 
 __all__ = ["MastodonSource", "Page", "clean_hashtag", "normalize_base_url", "opt_out_reason",
            "status_to_record"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_WAIT_SECONDS = 15 * 60.0
+MASTODON_DEFAULTS = DEFAULTS["sources"]["mastodon"]
 _RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 _VALID_HASHTAG = re.compile(r"[\w·]+")
 # Mastodon.py caches /api/v2/instance here after its "is the hashtag feed open?" probe; a failed
 # probe is not cached and would be repeated before every page, so an empty answer is cached.
 _PROBE_CACHE = "_Mastodon__instance_v2_cache"
+# Where a server says it is alive: Mastodon answers these paths with or without a trailing slash,
+# Takahē only without (Mastodon.py's instance_v1() asks with one).
+_INSTANCE_PATHS = ("/api/v1/instance", "/api/v2/instance", "/api/v1/instance/", "/api/v2/instance/")
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class MastodonSource(HttpClient):
         access_token: str | None = None,
         token_env: str | None = None,
         timeout: float = 30,
+        total_timeout: float = MASTODON_DEFAULTS["total_timeout_seconds"],
         max_retries: int = 4,
         backoff_seconds: float = 2.0,
         min_interval: float = 1.0,
@@ -92,12 +100,14 @@ class MastodonSource(HttpClient):
             if access_token is None:
                 raise ConfigError([f"sources.mastodon.servers: {self.base_url}: token_env {token_env} is "
                                    f"not set in the environment: export {token_env}=<access token>"])
+        if access_token:
+            keep_secret(access_token, token_env or "the access token")
         self._token, self._token_env = access_token, token_env
         self._notes: list[str] = []
         # the session Mastodon.py sends through: paces, counts, reads the rate-limit headers
         self._http = HttpSession(user_agent=user_agent, min_interval=min_interval, max_redirects=5,
                                       retries=Retries(max_retries, backoff_seconds, max_wait), sleep=sleep,
-                                      clock=clock, limits=_read_limits)
+                                      clock=clock, limits=_read_limits, total_timeout=total_timeout)
         self._api = Mastodon(api_base_url=self.base_url, access_token=access_token, version_check_mode="none",
                              request_timeout=timeout, user_agent=user_agent, ratelimit_method="throw",
                              session=self._http)
@@ -123,6 +133,10 @@ class MastodonSource(HttpClient):
             if sid is None:
                 malformed.append("an item without an id")
                 continue
+            bad_id = text_problem("its id", sid, FIELD_LIMITS["native_id"])
+            if bad_id:  # never a cursor: it could not be stored
+                malformed.append(f"a status whose id cannot be stored: {bad_id}")
+                continue
             ids.append(sid)
             original = item["reblog"] if isinstance(item.get("reblog"), dict) else item
             if opt_out_reason(original.get("account") or {}):
@@ -131,7 +145,14 @@ class MastodonSource(HttpClient):
             try:
                 record = status_to_record(item, server=self.base_url, fetched_from=url, fetched_at=fetched_at)
             except SourceError as exc:
-                malformed.append(f"{sid}: {exc}")
+                malformed.append(f"status {sid}: {exc}")
+                continue
+            except RecursionError:
+                malformed.append(f"status {sid}: nested too deeply to read")
+                continue
+            problem = unstorable(record)
+            if problem:
+                malformed.append(f"status {sid} cannot be stored: {problem}")
                 continue
             if record.uri not in seen:
                 seen.add(record.uri)
@@ -158,19 +179,58 @@ class MastodonSource(HttpClient):
         response = self._http.last_response
         assert response is not None
         data = self._json(response, dict, f"status {native_id}")
-        return status_to_record(data, server=self.base_url, fetched_from=self._http.last_url,
-                                fetched_at=datetime.now(UTC))
+        try:
+            record = status_to_record(data, server=self.base_url, fetched_from=self._http.last_url,
+                                      fetched_at=datetime.now(UTC))
+        except RecursionError as exc:
+            raise SourceError(f"status {native_id}: nested too deeply to read", kind="malformed") from exc
+        problem = unstorable(record)
+        if problem:  # the same check as a harvested status: never handed on to be stored
+            raise SourceError(f"status {native_id} cannot be stored: {problem}", kind="malformed")
+        return record
 
     def speaks_mastodon(self) -> bool:
-        """True when the server still answers ``/api/v1/instance`` with an instance document: its
-        404s for statuses can then be trusted as deletions (a dead or parked domain answers 404 to all)."""
+        """True when the server still answers as a fediverse server: an instance document at
+        ``/api/v1/instance`` or ``/api/v2/instance`` (each without and with a trailing slash, as
+        servers answer one or the other), else a NodeInfo document found through
+        ``/.well-known/nodeinfo``. Its 404s for statuses can then be trusted as deletions (a dead or
+        parked domain answers 404 to everything)."""
         self._http.reset_counts()
+        for path in _INSTANCE_PATHS:
+            data = self._get_json(self.base_url + path)
+            if isinstance(data, dict) and (data.get("uri") or data.get("domain") or data.get("title")):
+                return True
+        return self._speaks_nodeinfo()
+
+    def _speaks_nodeinfo(self) -> bool:
+        """True when ``/.well-known/nodeinfo`` links a NodeInfo document of this server naming its
+        software."""
+        index = self._get_json(self.base_url + "/.well-known/nodeinfo")
+        links = index.get("links") if isinstance(index, dict) else None
+        host = urlsplit(self.base_url).netloc
+        for link in links if isinstance(links, list) else ():
+            href = link.get("href") if isinstance(link, dict) else None
+            if not isinstance(href, str) or urlsplit(href).netloc != host:
+                continue  # only the server's own document says the server is alive
+            document = self._get_json(href)
+            software = document.get("software") if isinstance(document, dict) else None
+            if isinstance(software, dict) and software.get("name"):
+                return True
+        return False
+
+    def _get_json(self, url: str) -> Any:
+        """The JSON body of a 200 answer to ``url``, or None (any failure, any other status)."""
         try:
-            self._call("instance", lambda: self._api.instance_v1())
-            data = self._json(self._http.last_response, dict, "instance")
-        except SourceError:
-            return False
-        return bool(data.get("uri") or data.get("domain") or data.get("title"))
+            self._http.wait_for_window(f"{self.base_url}: instance")
+            response = self._http.get(url, headers={"Accept": "application/json"}, allow_redirects=False)
+        except (requests.RequestException, SourceError):
+            return None
+        if response.status_code != 200:
+            return None
+        try:
+            return response.json()
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
+            return None
 
     # -- one call with retries, waits and error translation ------------------------------------
 
@@ -195,16 +255,25 @@ class MastodonSource(HttpClient):
                 wait = http.rate_limit_wait(limited)
                 if not http.wait_rate_limit(limited, wait):
                     raise RateLimited(self._scrub(f"{self.base_url}: {what}: rate limited (HTTP 429) "
-                                                  f"{limited} time(s); server asks to wait {wait:.0f} s"),
+                                                  f"{plural(limited, 'time')}; server asks to wait "
+                                                  f"{wait:.0f} s"),
                                       retry_after=wait) from exc
+            except RecursionError as exc:  # JSON nested too deeply to read: a malformed answer
+                text = f"{self.base_url}: {what}: the answer is JSON nested too deeply to read"
+                raise SourceUnavailable(text, kind="bad_response", status=self._status()) from exc
             except (MastodonNetworkError, MastodonAPIError) as exc:
                 status = self._status()
                 if status is not None and not retryable(status):
                     raise self._refusal(what, exc, status) from exc
+                failure = http.last_failure
+                if status is None and failure is not None and failure.unresolvable:  # no retry will help soon
+                    raise SourceUnavailable(self._scrub(f"{self.base_url}: {what}: {failure.text}"),
+                                            kind="network") from exc
                 failures += 1
                 if not http.backoff(failures):
                     raise SourceUnavailable(self._scrub(
-                        f"{self.base_url}: {what} failed {failures} time(s), giving up: {self._detail(exc)}"),
+                        f"{self.base_url}: {what} failed {plural(failures, 'time')}, giving up: "
+                        f"{self._detail(exc)}"),
                         kind="unavailable", status=status) from exc
 
     def _refusal(self, what: str, exc: Exception, status: int) -> SourceError:
@@ -214,6 +283,7 @@ class MastodonSource(HttpClient):
                      f"Mastodon-API server with public hashtag timelines?")
         return http_error(status, self._scrub(f"{self.base_url}: {what}: refused ({said})"),
                           headers=response.headers if response is not None else None,
+                          body=response.text[:2000] if response is not None else "",
                           messages={SourceAuthError: self._auth_message(what, status),
                                     SourceNotFound: self._scrub(not_found)})
 
@@ -238,26 +308,36 @@ class MastodonSource(HttpClient):
         """What the server answered, in a few words (never the token, never a whole page)."""
         response = self._http.last_response
         if response is None:
+            failure = self._http.last_failure
+            if failure is not None:
+                return failure.text
             return f"no answer: {type(exc).__name__ if exc else 'error'}: {_short(str(exc or ''))}"
         head = f"HTTP {response.status_code} {response.reason or ''}".strip()
         kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
+            text = response.text.strip() if len(response.content) <= 200 else ""
+            if text and "<" not in text:  # a short plain answer, e.g. Takahē's "Invalid Bearer token"
+                return f"{head}, {kind}: {_short(text)}"
             return f"{head}, {len(response.content)} bytes of {kind} that is not valid JSON"
         if isinstance(body, dict) and body.get("error"):
             return f"{head}: {_short(str(body['error']))}"
         return head
 
     def _json(self, response: requests.Response, expected: type, what: str) -> Any:
-        data = response.json()  # Mastodon.py has parsed this body already
+        try:
+            data = response.json()  # Mastodon.py has parsed this body already
+        except (ValueError, RecursionError) as exc:
+            raise SourceUnavailable(f"{self.base_url}: {what}: the answer is not JSON hiljade can read",
+                                    kind="bad_response", status=response.status_code) from exc
         if not isinstance(data, expected):
             text = f"{self.base_url}: {what}: expected a JSON {expected.__name__}, got {type(data).__name__}"
             raise SourceUnavailable(text, kind="bad_response", status=response.status_code)
         return data
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return scrub(text)  # the token was registered by __init__
 
 
 
@@ -281,7 +361,7 @@ def clean_hashtag(hashtag: str) -> str:
 
 
 def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
+    text = " ".join(scrub(text).split())  # masked before it is cut, so no piece of a secret stays
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -20,6 +20,9 @@ PLATFORM = "mastodon"
 _HASHTAG = re.compile(r"(?<![\w#/&])#(\w[\w·]*)")
 _OPT_OUT_TAGS = ("nobot", "noindex", "nosearch")
 _OPT_OUT = re.compile(r"(?<![\w#/&])#(nobot|noindex|nosearch)(?!\w)", re.IGNORECASE)
+_ACCOUNT_FLAGS = ("noindex", "indexable")  # what a stored account keeps (see stored_payload)
+# name the account a reply answers (often the author) and the accounts mentioned (shown in the text)
+_ACCOUNT_IDS = ("in_reply_to_account_id", "mentions")
 
 
 def status_to_record(status: Mapping[str, Any], *, server: str, fetched_from: str,
@@ -38,6 +41,9 @@ def status_to_record(status: Mapping[str, Any], *, server: str, fetched_from: st
     created_at = parse_time(post.get("created_at"))
     if created_at is None:
         raise SourceError(f"status {native_id} has no valid created_at", kind="malformed")
+    edited_at = parse_time(post.get("edited_at"))
+    if edited_at is None and post.get("edited_at") not in (None, ""):
+        raise SourceError(f"status {native_id} has an edited_at that is not a valid time", kind="malformed")
     server = server.rstrip("/")
     text = _post_text(post)
     account = post.get("account")
@@ -45,12 +51,38 @@ def status_to_record(status: Mapping[str, Any], *, server: str, fetched_from: st
         platform=PLATFORM, server=server, native_id=native_id,
         uri=_str(post.get("uri")) or _str(post.get("url")) or f"{server}/api/v1/statuses/{native_id}",
         created_at=created_at, text=text, url=_str(post.get("url")), language=_str(post.get("language")),
-        hashtags=_hashtags(post.get("tags"), text), edited_at=parse_time(post.get("edited_at")),
+        hashtags=_hashtags(post.get("tags"), text), edited_at=edited_at,
         author=_author(account, server) if isinstance(account, dict) else None,
-        media=_media(post.get("media_attachments")), geo=None, quote_of=quoted_uri(post), raw=post,
+        media=_media(post.get("media_attachments")), geo=None, quote_of=quoted_uri(post),
+        raw=stored_payload(post),
         fetched_from=fetched_from,
         fetched_at=fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC),
     )
+
+
+def stored_payload(post: Mapping[str, Any]) -> dict[str, Any]:
+    """The status as it is stored: every account in it (the author's, a quoted post's) reduced to its
+    opt-out flags, the account a reply answers and the mentioned accounts left out (the text still
+    shows the mentions); the store adds the author's pseudonym."""
+    return dict(_without_accounts(post))
+
+
+def _without_accounts(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            str(k): reduced_account(v) if k == "account" and isinstance(v, Mapping) else _without_accounts(v)
+            for k, v in value.items()
+            if k not in _ACCOUNT_IDS
+        }
+    if isinstance(value, list):
+        return [_without_accounts(v) for v in value]
+    return value
+
+
+def reduced_account(account: Mapping[str, Any]) -> dict[str, Any]:
+    """What a stored payload keeps of an account: its opt-out flags and the reason, no identity."""
+    kept = {key: account[key] for key in _ACCOUNT_FLAGS if key in account}
+    return {**kept, "opt_out": opt_out_reason(account)}
 
 
 def quoted_uri(post: Mapping[str, Any]) -> str | None:
@@ -101,7 +133,10 @@ def parse_time(value: Any) -> datetime | None:
         except ValueError:
             return None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        moment = datetime.fromtimestamp(value, UTC)
+        try:
+            moment = datetime.fromtimestamp(value, UTC)
+        except (ValueError, OverflowError, OSError):  # NaN, infinity, 1e20: no moment
+            return None
     else:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -189,7 +224,7 @@ def as_int(value: Any) -> int | None:
     """An int from a JSON number or numeric string, or None."""
     try:
         return int(float(value)) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: infinity (1e400 in JSON)
         return None
 
 

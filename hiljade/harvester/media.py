@@ -19,14 +19,13 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from hiljade import __version__
 from hiljade.defaults import DEFAULTS
 from hiljade.errors import ConfigError, MediaRefused, SourceUnavailable, http_error
+from hiljade.harvester.deadline import DeadlineAdapter, DeadlineExceeded, check_deadline, request_deadline
 from hiljade.harvester.http import HttpSession, network_errors
 from hiljade.pipeline.images import DEFAULT_FORMATS, inspect_image, stored_format, strip_metadata
 
@@ -139,10 +138,10 @@ def checked_addresses(host: str, port: int, policy: MediaPolicy, resolve: Resolv
     try:
         infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise SourceUnavailable(f"cannot resolve {host!r}: {exc}", kind="dns") from exc
+        raise SourceUnavailable(f"cannot resolve {host}: {exc}", kind="dns") from exc
     found = [(info[0], info[4]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
     if not found:
-        raise SourceUnavailable(f"{host!r} has no IPv4/IPv6 address", kind="dns")
+        raise SourceUnavailable(f"{host} has no IPv4/IPv6 address", kind="dns")
     if not policy.allows_host(host, port):
         bad = sorted({sockaddr[0] for _, sockaddr in found if not is_public_address(sockaddr[0])})
         if bad:
@@ -185,23 +184,19 @@ class _GuardedConnectionMixin:
         raise NewConnectionError(self, f"failed to connect to {host}: {last}")
 
 
-class _GuardedAdapter(HTTPAdapter):
-    """A requests transport whose every new connection goes through the address guard."""
+class _GuardedAdapter(DeadlineAdapter):
+    """A requests transport whose every new connection goes through the address guard, and whose
+    every request is answered in full within the policy's total timeout."""
 
     def __init__(self, policy: MediaPolicy, resolve: Resolver) -> None:
         self.policy = policy
         self.resolve = resolve
-        super().__init__(max_retries=0)
+        super().__init__(policy.total_timeout, max_retries=0)
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
+    def connection_classes(self) -> tuple[type, type]:
         attrs = {"policy": self.policy, "resolve": staticmethod(self.resolve)}
-        http_conn = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection), attrs)
-        https_conn = type("GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection), attrs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
-        }
+        return (type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection), attrs),
+                type("GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection), attrs))
 
 
 def media_session(policy: MediaPolicy, resolve: Resolver = socket.getaddrinfo) -> HttpSession:
@@ -233,7 +228,7 @@ def check_url(url: str) -> tuple[str, int]:
         raise MediaRefused(f"malformed URL {url!r}: {exc}", reason="bad_url") from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise MediaRefused(f"scheme {scheme or '(none)'!r} refused: only http and https", reason="scheme")
+        raise MediaRefused(f"scheme {scheme or '(none)'} refused: only http and https", reason="scheme")
     if not parts.hostname:
         raise MediaRefused(f"URL without a host: {url!r}", reason="bad_url")
     return parts.hostname, port or (443 if scheme == "https" else 80)
@@ -256,8 +251,9 @@ def fetch_media(
         for _hop in range(policy.max_redirects + 1):
             check_url(current)
             if time.monotonic() > deadline:
-                raise SourceUnavailable(f"download took longer than {policy.total_timeout}s", kind="timeout")
-            response = _get(session, current, policy)
+                raise _too_slow(current, policy)
+            with request_deadline(deadline - time.monotonic()):  # headers and body of this hop
+                response = _get(session, current, policy)
             with response:
                 target = session.get_redirect_target(response)
                 if target is not None:
@@ -280,8 +276,17 @@ def fetch_media(
 def _get(session: requests.Session, url: str, policy: MediaPolicy) -> requests.Response:
     headers = {"User-Agent": policy.user_agent, "Accept": "image/*"}
     with network_errors(f"timed out fetching {url}", f"cannot fetch {url}"):
-        return session.get(url, headers=headers, stream=True, allow_redirects=False,
-                           timeout=(policy.timeout, policy.timeout))
+        try:
+            return session.get(url, headers=headers, stream=True, allow_redirects=False,
+                               timeout=(policy.timeout, policy.timeout))
+        except DeadlineExceeded as exc:
+            raise _too_slow(url, policy) from exc
+
+
+def _too_slow(url: str, policy: MediaPolicy) -> SourceUnavailable:
+    host = urlsplit(url).hostname or "the server"
+    return SourceUnavailable(f"cannot fetch {url}: no complete answer from {host} within "
+                             f"{policy.total_timeout:g} s", kind="timeout")
 
 
 def _raise_for_status(response: requests.Response, url: str) -> None:
@@ -305,10 +310,16 @@ def _read_capped(response: requests.Response, policy: MediaPolicy, deadline: flo
         raise MediaRefused(f"too large: Content-Length {declared} > {policy.max_bytes} bytes",
                            reason="too_large")
     buffer = bytearray()
-    while chunk := _read_some(response):
-        buffer += chunk
-        if len(buffer) > policy.max_bytes:
-            raise MediaRefused(f"too large: body exceeds {policy.max_bytes} bytes", reason="too_large")
-        if time.monotonic() > deadline:
-            raise SourceUnavailable(f"download took longer than {policy.total_timeout}s", kind="timeout")
+    try:
+        while chunk := _read_some(response):
+            buffer += chunk
+            if len(buffer) > policy.max_bytes:
+                raise MediaRefused(f"too large: body exceeds {policy.max_bytes} bytes", reason="too_large")
+            if time.monotonic() > deadline:
+                raise _too_slow(response.url, policy)
+        check_deadline(response)  # a body without a length ends quietly when the deadline shuts it
+    except (SourceUnavailable, DeadlineExceeded) as exc:
+        if time.monotonic() > deadline:  # cut off by the deadline, however the read noticed it
+            raise _too_slow(response.url, policy) from exc
+        raise
     return bytes(buffer)

@@ -1,7 +1,9 @@
 """Read the OSM files people have into plain feature records (tags + WGS84 shapely geometry).
 
 Formats: GeoJSON with OSM tags as properties (a FeatureCollection, one Feature or a bare geometry),
-Overpass JSON (``out geom`` or separate nodes), OSM XML (``.osm``), ``.osm.pbf`` (pyosmium), and
+Overpass JSON (``out geom`` or separate nodes), OSM XML (``.osm``), ``.osm.pbf`` (pyosmium), text
+dumps (``Node: id lat lon`` lines, and ``Way: id`` / ``Nd: id='ref'`` / ``Tag: k='k', v='v'`` lines;
+the dumps given together are read together, so a ways dump finds its nodes in a nodes dump), and
 CSV name lists (a ``name`` column, no geometry). Only elements with a name or an address are kept.
 The features themselves and their geometry come from ``hiljade.pipeline.osm_features``.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -19,9 +22,12 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from hiljade.errors import GazetteerDataError
+from hiljade.pipeline.local_names import LocalName, parse_local_names
 from hiljade.pipeline.osm_features import OsmFeature, area_of, assemble
 
 NAME_KEYS = ("name", "alt_name", "old_name", "short_name", "official_name", "loc_name", "int_name")
+SHIPPED = Path(__file__).resolve().parent.parent / "data"  # the local-names files hiljade ships
+LOCAL_NAMES_COLUMNS = ("name", "item", "kind", "source")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -54,8 +60,21 @@ def wanted(tags: Mapping[str, str]) -> bool:
 
 
 def read_osm_files(paths: Sequence[Path | str]) -> list[OsmFeature]:
-    """The features of every file, in file order (see ``read_features``)."""
-    return [feat for path in paths for feat in read_features(path)]
+    """The features of every file, in file order (see ``read_features``); text dumps are read together
+    at the place of the first."""
+    dumps = [Path(p) for p in paths if _is_dump(Path(p))]
+    out: list[OsmFeature] = []
+    for path in map(Path, paths):
+        if path not in dumps or path == dumps[0]:
+            out += read_features(path, dumps=dumps)
+    return out
+
+
+def _is_dump(path: Path) -> bool:
+    try:
+        return sniff(path) == "dump"
+    except (OSError, GazetteerDataError):
+        return False  # read_features says what is wrong with it
 
 
 def read_area(path: Path | str) -> BaseGeometry:
@@ -64,9 +83,10 @@ def read_area(path: Path | str) -> BaseGeometry:
 
 
 def read_features(
-    path: Path | str, *, keep: Callable[[Mapping[str, str]], bool] = wanted
+    path: Path | str, *, keep: Callable[[Mapping[str, str]], bool] = wanted, dumps: Sequence[Path] = ()
 ) -> list[OsmFeature]:
-    """Read one file, choosing the format by extension and content; raise GazetteerDataError if unreadable."""
+    """Read one file, choosing the format by extension and content (a text dump together with the
+    other ``dumps``); raise GazetteerDataError if unreadable."""
     path = Path(path)
     try:
         kind = sniff(path)
@@ -76,6 +96,8 @@ def read_features(
             return list(_read_xml(path, keep))
         if kind == "csv":
             return _read_csv(path)
+        if kind == "dump":
+            return list(_read_dumps(dumps or [path], keep))
         with path.open(encoding="utf-8") as fh:
             data = json.load(fh)
         if isinstance(data, dict) and isinstance(data.get("elements"), list):
@@ -120,6 +142,8 @@ def sniff(path: Path) -> str:
         return "xml"
     if text.startswith((b"{", b"[")):
         return "json"
+    if text.startswith((b"Node: ", b"Way: ", b"Relation: ")):
+        return "dump"
     if b"OSMHeader" in head:
         return "pbf"
     raise GazetteerDataError(f"{path}: unknown format (not GeoJSON, Overpass JSON, OSM XML, PBF or CSV)")
@@ -281,3 +305,70 @@ def _read_csv(path: Path) -> list[OsmFeature]:
             for row in reader
             if (row.get("name") or "").strip()
         ]
+
+
+def local_names_path(spec: str | Path) -> Path:
+    """The local-names file a setting names: a path, or the name of a file hiljade ships (``belgrade``
+    is ``hiljade/data/belgrade-local-names.csv``)."""
+    text = str(spec)
+    if "/" not in text and "\\" not in text and not text.lower().endswith((".csv", ".tsv")):
+        return SHIPPED / f"{text}-local-names.csv"
+    return Path(spec)
+
+
+def read_local_names(specs: Sequence[str | Path]) -> list[LocalName]:
+    """The rows of every local-names CSV (columns name, item, kind, source; see ``pipeline.local_names``);
+    GazetteerDataError naming the file and line when one cannot be read."""
+    out: list[LocalName] = []
+    for spec in specs:
+        path = local_names_path(spec)
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                reader = csv.DictReader(fh)
+                columns = reader.fieldnames or []
+                rows = [
+                    {**r, "line": reader.line_num}
+                    for r in reader
+                    if any((v or "").strip() for v in r.values())
+                ]
+        except FileNotFoundError as exc:
+            raise GazetteerDataError(f"{path}: no such local-names file (see gazetteer.local_names)") from exc
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise GazetteerDataError(f"{path}: cannot read the local names: {exc}") from exc
+        if any(c not in columns for c in LOCAL_NAMES_COLUMNS[:3]):
+            raise GazetteerDataError(f"{path}: local names need the columns {', '.join(LOCAL_NAMES_COLUMNS)}")
+        out += parse_local_names(rows, str(path))
+    return out
+
+
+_DUMP_TAG = re.compile(r"^Tag: k='(.*?)', v='(.*)'$")
+_DUMP_ND = re.compile(r"^Nd: id='(-?\d+)'$")
+
+
+def _read_dumps(paths: Sequence[Path], keep: Callable[[Mapping[str, str]], bool]) -> Iterator[OsmFeature]:
+    """Features from text dumps: ``Node: id lat lon`` lines and ``Way: id`` blocks of ``Nd:``/``Tag:``."""
+    node_coords: dict[int, tuple[float, float]] = {}
+    nodes: list[tuple[int, tuple[float, float], dict[str, str]]] = []
+    ways: list[tuple[int, list[int], dict[str, str]]] = []
+    current: dict[str, str] | None = None
+    for path in paths:
+        with path.open(encoding="utf-8") as fh:
+            for number, raw in enumerate(fh, 1):
+                line = raw.strip()
+                if line.startswith("Node: "):
+                    ident, lat, lon = line[6:].split()[:3]
+                    node_coords[int(ident)] = (float(lon), float(lat))
+                    current = {}
+                    nodes.append((int(ident), node_coords[int(ident)], current))
+                elif line.startswith("Way: "):
+                    current = {}
+                    ways.append((int(line[5:].split()[0]), [], current))
+                elif (nd := _DUMP_ND.match(line)) and ways and current is ways[-1][2]:
+                    ways[-1][1].append(int(nd.group(1)))
+                elif (tag := _DUMP_TAG.match(line)) and current is not None:
+                    current[tag.group(1)] = tag.group(2)
+                elif line and not line.startswith("Relation: "):
+                    raise GazetteerDataError(f"{path}, line {number}: not a line of an OSM text dump")
+    resolved = [(i, [node_coords[r] for r in refs if r in node_coords], t) for i, refs, t in ways]
+    source = ", ".join(str(p) for p in paths)
+    yield from assemble(source, [n for n in nodes if n[2]], resolved, [], keep, node_coords)

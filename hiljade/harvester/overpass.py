@@ -18,11 +18,13 @@ from typing import BinaryIO
 import requests
 
 from hiljade.errors import ConfigError, SourceUnavailable, http_error
+from hiljade.harvester.deadline import check_deadline, request_deadline
 from hiljade.harvester.http import HttpSession, network_errors
 
 OVERPASS_URL = "https://overpass-api.de/api/interpreter"
 CONNECT_TIMEOUT = 30.0
 READ_GRACE = 60.0  # Overpass may take its whole [timeout:] before it sends the first byte
+DOWNLOAD_GRACE = 600.0  # the whole answer: [timeout:] + READ_GRACE + this, however slowly it trickles
 CHUNK = 1 << 20
 POI_KEYS = ("amenity", "tourism", "historic", "shop", "public_transport")
 PLACE_AREAS = "^(suburb|neighbourhood|quarter)$"
@@ -119,17 +121,23 @@ def _download(
 ) -> None:
     headers = {"User-Agent": user_agent, "Accept": "application/json"}
     with network_errors(f"Overpass at {url} timed out", f"cannot reach Overpass at {url}"):
-        response = session.post(
-            url,
-            data={"data": query},
-            headers=headers,
-            stream=True,
-            timeout=(CONNECT_TIMEOUT, timeout + READ_GRACE),
-        )
+        with request_deadline(timeout + READ_GRACE + DOWNLOAD_GRACE):  # headers and body
+            response = session.post(
+                url,
+                data={"data": query},
+                headers=headers,
+                stream=True,
+                timeout=(CONNECT_TIMEOUT, timeout + READ_GRACE),
+            )
         with response:
             _raise_for_status(response, url)
-            for chunk in response.iter_content(CHUNK):
-                fh.write(chunk)
+            try:
+                for chunk in response.iter_content(CHUNK):
+                    fh.write(chunk)
+            except requests.RequestException as exc:
+                check_deadline(response, exc)  # cut off by the deadline: say so
+                raise
+            check_deadline(response)  # a body without a length ends quietly when the deadline shuts it
 
 
 def _raise_for_status(response: requests.Response, url: str) -> None:

@@ -11,6 +11,11 @@ One photo is one post: ``uri = "photos:" + sha256(bytes)``, so importing a folde
 of a photo) adds nothing. Optional text, first found wins: ``photo.jpg.txt``, then ``photo.txt``
 beside the photo, then the ``text`` column of a ``captions.csv`` (columns ``file,text``; ``file``
 relative to the CSV's folder) in the photo's folder or any folder above it inside DIR.
+
+Only regular files inside DIR are read (a link is followed only to a file inside DIR; a FIFO, a
+device or a link out of the folder is refused unread), and each read is capped before it starts:
+photos at ``imports.max_attachment_bytes``, sidecar captions at ``MAX_CAPTION_BYTES`` (the rest is
+not read), ``captions.csv`` at ``imports.max_captions_bytes`` (a larger one is refused).
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ import csv
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import os
 import re
+import stat
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from hiljade.config import Config
+from hiljade.defaults import DEFAULTS
 from hiljade.errors import MediaRefused, SourceError
 from hiljade.harvester.media import MediaPolicy
 from hiljade.pipeline.exif import ExifResult, read_exif
@@ -37,7 +46,8 @@ PLATFORM = "photos"
 # File name endings tried as photos; anything else is refused as format_not_allowed unread.
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff"})
 CAPTIONS_FILE = "captions.csv"
-MAX_CAPTION_BYTES = 64 * 1024
+MAX_CAPTION_BYTES = 64 * 1024  # a sidecar caption is read up to here
+MAX_CAPTIONS_BYTES = int(DEFAULTS["imports"]["max_captions_bytes"])
 _HASHTAG = re.compile(r"(?<![\w#/&])#(\w[\w·]*)")
 
 
@@ -96,11 +106,45 @@ class Original:
     refused: Mapping[str, int] = field(default_factory=dict)  # refused files or attachments by reason
     known: bool = False  # already stored: not read further
     unreadable: bool = False  # a message that could not be parsed
+    refused_message: str | None = None  # a message refused unparsed: message_too_large, header_too_long, ...
 
     @property
     def hashes(self) -> list[tuple[str, str]]:
         """``(media url, sha256)`` of the accepted photos."""
         return [(url, photo.sha256) for url, photo in self.photos]
+
+
+def open_inside(path: Path, root: Path) -> IO[bytes]:
+    """``path`` opened for reading when it is a regular file inside ``root`` (a link is followed only
+    to a file inside ``root``); MediaRefused (``outside_folder``, ``not_a_file``, ``unreadable``)
+    otherwise, without reading or waiting on anything."""
+    try:
+        target = path.resolve()
+        inside = target.is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        raise MediaRefused(f"{path.name}: a broken link", reason="unreadable") from None
+    if not inside:
+        raise MediaRefused(f"{path.name}: a link out of the folder", reason="outside_folder")
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO does not block
+    except OSError as exc:
+        raise MediaRefused(f"{path.name}: {exc.strerror or exc}", reason="unreadable") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise MediaRefused(f"{path.name}: not a regular file", reason="not_a_file")
+    return os.fdopen(fd, "rb")
+
+
+def read_inside(path: Path, root: Path, limit: int) -> bytes:
+    """The bytes of a regular file inside ``root`` (see ``open_inside``); MediaRefused ``too_large`` when it
+    holds more than ``limit`` bytes (checked before reading, and never more than ``limit + 1`` read)."""
+    with open_inside(path, root) as fh:
+        if os.fstat(fh.fileno()).st_size > limit:
+            raise MediaRefused(f"{path.name}: more than {limit} bytes", reason="too_large")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise MediaRefused(f"{path.name}: more than {limit} bytes", reason="too_large")
+    return data
 
 
 def file_time(path: Path) -> dt.datetime:
@@ -148,20 +192,28 @@ def is_sidecar(path: Path, siblings: set[str]) -> bool:
     return any(f"{stem}{suffix}".lower() in {s.lower() for s in siblings} for suffix in PHOTO_SUFFIXES)
 
 
-def _read_text(path: Path) -> str:
-    with path.open("rb") as fh:
+def _read_text(path: Path, root: Path) -> str:
+    with open_inside(path, root) as fh:
         data = fh.read(MAX_CAPTION_BYTES)
     return data.decode("utf-8-sig", "replace").strip()
 
 
-def load_captions(root: Path) -> dict[Path, str]:
-    """Captions from every ``captions.csv`` under ``root``: resolved photo path -> text."""
+def load_captions(root: Path, *, max_bytes: int = MAX_CAPTIONS_BYTES,
+                  refused: Counter[str] | None = None) -> dict[Path, str]:
+    """Captions from every ``captions.csv`` under ``root``: resolved photo path -> text. A captions file
+    that is not a regular file inside ``root``, or larger than ``max_bytes``, is counted in ``refused``
+    (as ``captions_`` + the reason) and not read."""
     captions: dict[Path, str] = {}
     for path in photo_files(root):
         if path.name.lower() != CAPTIONS_FILE:
             continue
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
-            rows = list(csv.reader(fh))
+        try:
+            data = read_inside(path, root, max_bytes)
+        except MediaRefused as exc:
+            if refused is not None:
+                refused[f"captions_{exc.reason}"] += 1
+            continue
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig", "replace"), newline="")))
         if rows and [c.strip().lower() for c in rows[0][:2]] == ["file", "text"]:
             rows = rows[1:]
         for row in rows:
@@ -171,11 +223,15 @@ def load_captions(root: Path) -> dict[Path, str]:
     return captions
 
 
-def caption_for(path: Path, captions: dict[Path, str]) -> tuple[str, str | None]:
-    """(text, where it came from) for a photo: ``name.ext.txt``, ``name.txt``, then captions.csv."""
+def caption_for(path: Path, captions: dict[Path, str], root: Path | None = None) -> tuple[str, str | None]:
+    """(text, where it came from) for a photo: ``name.ext.txt``, ``name.txt``, then captions.csv. A
+    sidecar that is not a regular file inside ``root`` (default: the photo's folder) is not read."""
     for sidecar in (path.with_name(path.name + ".txt"), path.with_suffix(".txt")):
-        if sidecar.is_file():
-            return _read_text(sidecar), sidecar.name
+        if os.path.lexists(sidecar):
+            try:
+                return _read_text(sidecar, root or path.parent), sidecar.name
+            except MediaRefused:
+                continue
     text = captions.get(path.resolve())
     return (text, CAPTIONS_FILE) if text is not None else ("", None)
 
@@ -232,7 +288,7 @@ def read_photos(
         raise SourceError(f"{root} is not a folder; give the folder that holds the photos", kind="format")
     check = ImageCheck.from_config(config)
     contributor = AuthorRecord(PLATFORM, author.strip().lower()) if author and author.strip() else None
-    return _read_photos(root, check, contributor, known, clock)
+    return _read_photos(root, check, contributor, known, clock, int(config.get("imports.max_captions_bytes")))
 
 
 def _read_photos(
@@ -241,8 +297,12 @@ def _read_photos(
     author: AuthorRecord | None,
     known: Callable[[str], bool],
     clock: Callable[[], dt.datetime],
+    max_captions_bytes: int = MAX_CAPTIONS_BYTES,
 ) -> Iterator[Original]:
-    captions = load_captions(root)
+    refused: Counter[str] = Counter()
+    captions = load_captions(root, max_bytes=max_captions_bytes, refused=refused)
+    for reason, count in refused.items():
+        yield from (Original(refused={reason: 1}) for _ in range(count))
     siblings_of: dict[Path, set[str]] = {}
     for path in photo_files(root):
         siblings = siblings_of.setdefault(path.parent, {p.name for p in path.parent.iterdir()})
@@ -265,10 +325,10 @@ def _read_one(
 ) -> Original:
     relative = path.relative_to(root).as_posix()
     try:
-        if path.stat().st_size > check.max_bytes:
-            return Original(refused={"too_large": 1})
-        data = path.read_bytes()
+        data = read_inside(path, root, check.max_bytes)
         mtime = file_time(path)
+    except MediaRefused as exc:
+        return Original(refused={exc.reason: 1})
     except OSError:
         return Original(refused={"unreadable": 1})
     if known(f"{PLATFORM}:{hashlib.sha256(data).hexdigest()}"):
@@ -277,7 +337,7 @@ def _read_one(
         photo = examine_photo(data, relative, check)
     except MediaRefused as exc:
         return Original(refused={exc.reason: 1})
-    text, source = caption_for(path, captions)
+    text, source = caption_for(path, captions, root)
     post = photo_post(
         photo, relative, text, source, mtime=mtime, author=author, fetched_from=str(path), now=clock()
     )

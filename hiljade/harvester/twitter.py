@@ -23,6 +23,7 @@ import tweepy
 from tweepy.errors import HTTPException, TooManyRequests
 
 from hiljade.config import normalize_api_url
+from hiljade.defaults import BEARER_ENV, DEFAULTS
 from hiljade.errors import (
     ConfigError,
     RateLimited,
@@ -44,12 +45,13 @@ from hiljade.harvester.twitter_tweet import (
     convert_tweet,
     tweet_to_record,
 )
-from hiljade.records import PostRecord
+from hiljade.records import PostRecord, unstorable
+from hiljade.secrecy import keep_secret, scrub
+from hiljade.wording import plural
 
 __all__ = ["BEARER_ENV", "SearchPage", "TwitterSource", "normalize_api_url"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-BEARER_ENV = "HILJADE_TWITTER_BEARER_TOKEN"
 TWEEPY_HOST = "https://api.twitter.com"  # what tweepy's Client always asks
 MAX_WAIT_SECONDS = 15 * 60 + 30.0  # one rate-limit window (15 min) and some slack
 MIN_RESULTS, MAX_RESULTS = 10, 100  # what /2/tweets/search/recent accepts for max_results
@@ -89,18 +91,20 @@ class TwitterSource(HttpClient):
     def __init__(self, bearer_token: str, *, api_url: str = DEFAULT_SERVER, timeout: float = 30.0,
                  max_retries: int = 4, backoff_seconds: float = 2.0, user_agent: str | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
-                 max_wait: float = MAX_WAIT_SECONDS, include_retweets: bool = True) -> None:
+                 max_wait: float = MAX_WAIT_SECONDS, include_retweets: bool = True,
+                 total_timeout: float = DEFAULTS["sources"]["twitter"]["total_timeout_seconds"]) -> None:
         if not bearer_token:
             raise ConfigError([f"sources.twitter: no bearer token: export {BEARER_ENV}=<your app's token>"])
         self.api_url = normalize_api_url(api_url)
         self.server = self.api_url
-        self._token = bearer_token
+        self._token = keep_secret(bearer_token, BEARER_ENV)
         self.include_retweets = include_retweets
         self.client = tweepy.Client(bearer_token=bearer_token, return_type=dict, wait_on_rate_limit=False)
         # the session tweepy sends through: sends its fixed host to api_url, reads the rate-limit headers
         self.client.session = self._http = HttpSession(
             timeout=timeout, max_redirects=3, retries=Retries(max_retries, backoff_seconds, max_wait),
-            sleep=sleep, clock=clock, rewrite=(TWEEPY_HOST, self.api_url), limits=self._read_limits)
+            sleep=sleep, clock=clock, rewrite=(TWEEPY_HOST, self.api_url), limits=self._read_limits,
+            total_timeout=total_timeout)
         if user_agent:
             self.client.user_agent = user_agent
 
@@ -200,10 +204,16 @@ class TwitterSource(HttpClient):
             if not isinstance(tweet, Mapping) or str(tweet.get("id")) not in asked:
                 continue
             try:
-                out[str(tweet["id"])] = tweet_to_record(tweet, includes, server=self.api_url,
-                                                        fetched_from=url, fetched_at=fetched_at)
+                record = tweet_to_record(tweet, includes, server=self.api_url, fetched_from=url,
+                                         fetched_at=fetched_at)
             except SourceError as exc:
                 log.warning("%s: lookup: %s", self.api_url, exc)
+                continue
+            problem = unstorable(record)
+            if problem:  # left unanswered (unchecked), never handed on to be stored
+                log.warning("%s: lookup: tweet %s cannot be stored: %s", self.api_url, tweet["id"], problem)
+            else:
+                out[str(tweet["id"])] = record
         for error in body.get("errors") or ():
             if not isinstance(error, Mapping):
                 continue
@@ -233,8 +243,12 @@ class TwitterSource(HttpClient):
                                       f"up ({said}); it comes back with the next billing period",
                                       retry_after=wait) from exc
                 if not http.wait_rate_limit(limited, wait):
-                    raise RateLimited(f"{self.api_url}: {what}: rate limited (HTTP 429) {limited} time(s); "
+                    raise RateLimited(f"{self.api_url}: {what}: rate limited (HTTP 429) "
+                                      f"{plural(limited, 'time')}; "
                                       f"the window resets in {wait:.0f} s", retry_after=wait) from exc
+            except RecursionError as exc:  # JSON nested too deeply to read: a malformed answer
+                text = f"{self.api_url}: {what}: the answer is JSON nested too deeply to read"
+                raise SourceUnavailable(text, kind="bad_response") from exc
             except (HTTPException, requests.RequestException, ValueError) as exc:
                 status = exc.response.status_code if isinstance(exc, HTTPException) else None
                 if isinstance(exc, HTTPException) and not retryable(status):
@@ -242,7 +256,8 @@ class TwitterSource(HttpClient):
                 failures += 1
                 if not http.backoff(failures):
                     raise SourceUnavailable(self._scrub(
-                        f"{self.api_url}: {what} failed {failures} time(s), giving up: {self._detail(exc)}"),
+                        f"{self.api_url}: {what} failed {plural(failures, 'time')}, giving up: "
+                        f"{self._detail(exc)}"),
                         kind="unavailable", status=status) from exc
 
     def _refusal(self, what: str, exc: HTTPException) -> SourceError:
@@ -264,7 +279,7 @@ class TwitterSource(HttpClient):
         head = f"HTTP {response.status_code} {response.reason or ''}".strip()
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return f"{head}, {len(response.content)} bytes that are not JSON"
         if not isinstance(body, Mapping):
             return head
@@ -275,7 +290,7 @@ class TwitterSource(HttpClient):
         return f"{head}: {_short('; '.join(parts))}" if parts else head
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return scrub(text)  # the token was registered by __init__
 
     def _read_limits(self, response: requests.Response) -> tuple[int | None, float | None]:
         """(requests left, seconds until the window resets) from X's x-rate-limit headers (epoch reset)."""
@@ -285,5 +300,5 @@ class TwitterSource(HttpClient):
 
 
 def _short(text: str, limit: int = 240) -> str:
-    text = " ".join(text.split())
+    text = " ".join(scrub(text).split())  # masked before it is cut, so no piece of a secret stays
     return text if len(text) <= limit else text[: limit - 1] + "…"

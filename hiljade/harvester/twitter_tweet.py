@@ -18,7 +18,8 @@ from typing import Any
 
 from hiljade.errors import SourceError
 from hiljade.harvester.mastodon_status import parse_time
-from hiljade.records import AuthorRecord, MediaRecord, PostRecord
+from hiljade.pipeline.geometry import valid_position
+from hiljade.records import AuthorRecord, MediaRecord, PostRecord, unstorable
 
 PLATFORM = "twitter"
 DEFAULT_SERVER = "https://api.twitter.com"
@@ -31,6 +32,7 @@ _OPT_OUT = re.compile(r"(?<![\w#/&])#(nobot|noindex|nosearch)(?!\w)", re.IGNOREC
 _HASHTAG = re.compile(r"(?<![\w#/&])#(\w+)")
 _MEDIA_LINK = re.compile(r"^(pic\.twitter\.com|pic\.x\.com)/", re.IGNORECASE)
 _USER_KEYS = ("author", "in_reply_to_user", "pinned_tweet")  # inline user objects twarc adds
+_ACCOUNT_IDS = ("author_id", "in_reply_to_user_id")  # name the author or the account a reply answers
 
 
 def status_uri(tweet_id: str) -> str:
@@ -130,6 +132,11 @@ def convert_tweet(tweet: Any, includes: Includes, *, server: str, fetched_from: 
                                  fetched_at=fetched_at)
     except SourceError as exc:
         return Converted(None, MALFORMED, str(exc), retweeted is not None)
+    except RecursionError:
+        return Converted(None, MALFORMED, f"{tweet['id']}: nested too deeply to read", retweeted is not None)
+    problem = unstorable(record)
+    if problem:
+        return Converted(None, MALFORMED, f"{tweet['id']} cannot be stored: {problem}", retweeted is not None)
     return Converted(record, retweet=retweeted is not None)
 
 
@@ -173,7 +180,7 @@ def exact_position(tweet: Mapping[str, Any]) -> tuple[float, float] | None:
         lon, lat = float(coords[0]), float(coords[1])
     except (TypeError, ValueError):
         return None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+    if not valid_position(lat, lon):
         return None
     return lat, lon
 
@@ -272,12 +279,12 @@ def _best_variant(variants: Any) -> str | None:
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
         return None
 
 
 def _raw(tweet: Mapping[str, Any], includes: Includes, place_id: Any) -> dict[str, Any]:
-    """The tweet as the API gave it, with the media and place it refers to; no user profiles."""
+    """The tweet as the API gave it, with the media and place it refers to; no user profiles or ids."""
     raw = _without_users(tweet)
     keys = (tweet.get("attachments") or {}).get("media_keys") or () \
         if isinstance(tweet.get("attachments"), Mapping) else ()
@@ -293,18 +300,20 @@ def _raw(tweet: Mapping[str, Any], includes: Includes, place_id: Any) -> dict[st
 
 
 def _without_users(value: Any) -> Any:
-    """A copy without twarc's inline user profiles and envelope (the author is pseudonymised)."""
+    """A copy without twarc's inline user profiles and envelope, and without the account ids of the
+    author and of a reply's addressee (the store adds the author's pseudonym)."""
     if isinstance(value, Mapping):
         return {str(k): _mentions(v) if k == "mentions" else _without_users(v) for k, v in value.items()
-                if k not in _USER_KEYS and k != "__twarc"}
+                if k not in _USER_KEYS and k not in _ACCOUNT_IDS and k != "__twarc"}
     if isinstance(value, list):
         return [_without_users(v) for v in value]
     return value
 
 
 def _mentions(value: Any) -> Any:
-    """Mentions as the API gives them (twarc merges whole user profiles into them)."""
+    """Where the text mentions accounts, without naming them (twarc merges whole profiles into them;
+    the text still shows the @name)."""
     if not isinstance(value, list):
         return _without_users(value)
-    keep = ("start", "end", "username", "id")
+    keep = ("start", "end")
     return [{k: m[k] for k in keep if k in m} if isinstance(m, Mapping) else m for m in value]

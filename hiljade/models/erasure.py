@@ -8,6 +8,9 @@ text in its sightings (``matched``, spans, any string in ``evidence``). What sta
 old uri, so `save_post` recognises a re-harvest and does not store it again), its sightings
 (a location a reviewer confirmed stays as evidence, without the person), the pipeline verdict,
 duplicate links, and a ``review_log`` row that records the erasure.
+
+A post whose author edited the campaign's hashtags out of it is *withdrawn* (``save_post`` answers
+``WITHDRAWN``) and erased the same way (``erase_withdrawn``).
 """
 
 from __future__ import annotations
@@ -141,6 +144,29 @@ def erase_post(
         )
     )
     return erasure
+
+
+WITHDRAWN_REASON = "withdrawn by its author: an edit removed the campaign hashtag"
+
+
+def erase_withdrawn(
+    conn: Connection,
+    platform: str,
+    uri: str,
+    secret: bytes,
+    now: dt.datetime,
+    *,
+    cache_prefix: CachePrefix,
+    reviewer: str,
+    details: dict[str, Any] | None = None,
+) -> Erasure | None:
+    """Erase the post (``platform``, ``uri``) that ``save_post`` found ``WITHDRAWN``, like a deletion."""
+    p = Post.__table__
+    post_id = conn.execute(select(p.c.id).where(p.c.platform == platform, p.c.uri == uri)).scalar()
+    if post_id is None:
+        return None
+    return erase_post(conn, post_id, secret, now, reason=WITHDRAWN_REASON, cache_prefix=cache_prefix,
+                      reviewer=reviewer, details=details)
 
 
 def _scrub_sightings(conn: Connection, post_id: int) -> int:

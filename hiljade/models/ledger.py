@@ -6,10 +6,11 @@ import datetime as dt
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, inspect, or_, select, update
 
 from hiljade.models.posts import insert_ignore
 from hiljade.models.schema import HarvestCursor, HarvestRun
+from hiljade.secrecy import scrub
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,18 @@ def start_run(conn: Connection, run_id: str, cursor: Cursor, now: dt.datetime) -
     return int(result.inserted_primary_key[0])
 
 
-def add_to_run(conn: Connection, row_id: int, cursor_after: str | None = None, **counts: float) -> None:
-    """Add ``counts`` to the ledger row's counters (in the caller's transaction)."""
+def add_to_run(
+    conn: Connection, row_id: int, cursor_after: str | None = None, message: str | None = None,
+    **counts: float,
+) -> None:
+    """Add ``counts`` to the ledger row's counters (in the caller's transaction); ``message`` replaces its
+    message (what the run skipped so far)."""
     t = HarvestRun.__table__
     values: dict[str, Any] = {name: t.c[name] + value for name, value in counts.items() if value}
     if cursor_after is not None:
         values["cursor_after"] = cursor_after
+    if message is not None:
+        values["error_message"] = scrub(message)  # no secret is ever stored (hiljade.secrecy)
     if values:
         conn.execute(update(t).where(t.c.id == row_id).values(**values))
 
@@ -123,13 +130,39 @@ def finish_run(
         "duration_seconds": (now - started).total_seconds(),
     }
     if message:
-        values["error_message"] = message
+        values["error_message"] = scrub(message)  # no secret is ever stored (hiljade.secrecy)
     if failed:
         values["errors"] = t.c.errors + 1
     if cursor_after is not None:
         values["cursor_after"] = cursor_after
     conn.execute(update(t).where(t.c.id == row_id).values(**values))
     return dict(conn.execute(select(t).where(t.c.id == row_id)).one()._mapping)
+
+
+INTERRUPTED = "interrupted"
+
+
+def interrupt_running(conn: Connection, now: dt.datetime, *, by: str) -> int:
+    """Mark every ``running`` row ``interrupted``; returns how many. Call it right after taking the run
+    lock: rows are written only under the lock, so a row still running then belongs to a run that
+    died (killed, or crashed) without closing it. Nothing to do before `hiljade init`."""
+    t = HarvestRun.__table__
+    if not inspect(conn).has_table(t.name):
+        return 0
+    note = (f"interrupted: the run ended (killed or crashed) before it finished; found by `hiljade {by}` "
+            f"at {now:%Y-%m-%d %H:%M}Z; what it committed is kept and the next run resumes from the cursor")
+    stale = update(t).where(t.c.status == "running").values(status=INTERRUPTED, error_message=note)
+    result = conn.execute(stale)
+    return int(result.rowcount or 0)
+
+
+def interrupted_since(conn: Connection, since: dt.datetime) -> list[dict[str, Any]]:
+    """The ``interrupted`` rows started since ``since``, newest first."""
+    t = HarvestRun.__table__
+    rows = conn.execute(
+        select(t).where(t.c.status == INTERRUPTED, t.c.started_at >= since).order_by(t.c.id.desc())
+    )
+    return [dict(r._mapping) for r in rows]
 
 
 def month_start(now: dt.datetime) -> dt.datetime:

@@ -11,9 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from hiljade.models.posts import insert_ignore
-from hiljade.models.schema import GazetteerBuild, GazetteerEntry, GeocodeAnswer
+from hiljade.models.schema import GazetteerBuild, GazetteerEntry, GeocodeAnswer, PostLocation
 
 ROW_KEYS = ("kind", "name", "variants", "geometry", "properties")
+# verdicts (``post_locations.outcome``) of posts that wait: the next `hiljade process` looks again
+GEOCODER_WAITING = "waiting_geocoder"  # the geocoder failed or refused us while asked about it
+GAZETTEER_WAITING = "waiting_gazetteer"  # processed without a gazetteer, nothing found without one
 
 
 def replace_gazetteer(
@@ -58,6 +61,14 @@ def save_geocode_answer(conn: Connection, key: str, results: list[dict[str, Any]
         {"key": _key(key), "query": key, "results": results, "fetched_at": now},
         ("key",),
     )
+
+
+def waiting_posts(conn: Connection) -> dict[str, int]:
+    """How many posts wait for the geocoder and for the gazetteer, by verdict."""
+    pl = PostLocation.__table__
+    query = select(pl.c.outcome, func.count()).where(pl.c.outcome.in_((GEOCODER_WAITING, GAZETTEER_WAITING)))
+    counts = dict(conn.execute(query.group_by(pl.c.outcome)).all())
+    return {outcome: int(counts.get(outcome, 0)) for outcome in (GEOCODER_WAITING, GAZETTEER_WAITING)}
 
 
 def _key(key: str) -> str:

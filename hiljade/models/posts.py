@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Table, func, select, update
+from sqlalchemy import Connection, Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -18,7 +19,11 @@ from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 
 NEW, DUPLICATE, UPDATED = "new", "duplicate", "updated"
 ERASED = "erased"  # the post was deleted at its source and erased here: never stored again
+WITHDRAWN = "withdrawn"  # an edit took the campaign's hashtags out: nothing written, the caller erases it
 ERASED_PREFIX = "erased:"
+AUTHOR_KEY = "author_pseudonym"  # the one trace of the author a stored payload keeps
+FEDERATED = ("mastodon",)  # platforms whose post uri names the post's home server
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,17 @@ def _jsonable(raw: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(raw, default=str))
 
 
-def _post_values(post: PostRecord, now: dt.datetime) -> dict[str, Any]:
+def stored_raw(post: PostRecord, policy: AuthorPolicy) -> dict[str, Any]:
+    """The payload as stored: the adapter already reduced every account in it to its opt-out flags;
+    the author is named only by the pseudonym (``author_pseudonym``), never by a platform id."""
+    raw = _jsonable(post.raw)
+    raw.pop(AUTHOR_KEY, None)
+    if post.author:
+        raw[AUTHOR_KEY] = pseudonym(policy.secret, post.author.platform, post.author.account_key)
+    return raw
+
+
+def _post_values(post: PostRecord, policy: AuthorPolicy, now: dt.datetime) -> dict[str, Any]:
     return {
         "text": post.text,
         "edited_at": post.edited_at,
@@ -72,7 +87,7 @@ def _post_values(post: PostRecord, now: dt.datetime) -> dict[str, Any]:
         "geo_lat": post.geo[0] if post.geo else None,
         "geo_lon": post.geo[1] if post.geo else None,
         "quote_of_uri": post.quote_of,
-        "raw": _jsonable(post.raw),
+        "raw": stored_raw(post, policy),
         "fetched_from": post.fetched_from,
         "fetched_at": post.fetched_at or now,
     }
@@ -108,9 +123,122 @@ def erased_uri(secret: bytes, platform: str, uri: str) -> str:
     return ERASED_PREFIX + pseudonym(secret, platform, "erased-post\x00" + uri)
 
 
-def save_post(conn: Connection, post: PostRecord, policy: AuthorPolicy, now: dt.datetime) -> str:
-    """Store one fetched post; returns NEW, DUPLICATE (already known by uri), UPDATED (an edit) or
-    ERASED (deleted at its source earlier and erased here, so it is not stored again)."""
+def withdrawn(before: Collection[str], after: Collection[str], campaign: Collection[str]) -> bool:
+    """True when an edit took the post out of the campaign: the hashtags ``before`` held one of the
+    ``campaign`` hashtags and those ``after`` hold none (compared without case and ``#``)."""
+    wanted = {_tag(t) for t in campaign}
+    return bool(wanted & {_tag(t) for t in before}) and not wanted & {_tag(t) for t in after}
+
+
+def _tag(text: str) -> str:
+    return str(text).strip().lstrip("#").casefold()
+
+
+def origin(url: str) -> tuple[str, int] | None:
+    """The (host, port) of a URL, the port filled in from the scheme; None when it names no host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    return (host, port or DEFAULT_PORTS.get(parts.scheme.lower(), 0)) if host else None
+
+
+def is_home(server: str, uri: str) -> bool:
+    """True when ``server`` is the post's home server: the host (and port) of its ``uri``."""
+    home = origin(uri)
+    return home is not None and origin(server) == home
+
+
+def _earlier(first: dt.datetime | None, second: dt.datetime | None) -> bool:
+    """True when a version edited at ``first`` is older than one edited at ``second`` (None: never edited)."""
+    return second is not None and (first is None or first < second)
+
+
+def _media_key(url: str | None, remote_url: str | None) -> str:
+    return remote_url or url or ""  # a copy on another server names the original file in remote_url
+
+
+def _disagreement(conn: Connection, row: Any, post: PostRecord) -> str | None:
+    """What of ``post`` disagrees with the stored post ``row`` ("text, hashtags, media"), None if nothing."""
+    m = Media.__table__
+    stored_media = {_media_key(u, r) for u, r in conn.execute(
+        select(m.c.url, m.c.remote_url).where(m.c.post_id == row.id))}
+    parts = []
+    if (row.text or "") != (post.text or ""):
+        parts.append("text")
+    if {_tag(t) for t in row.hashtags or ()} != {_tag(t) for t in post.hashtags}:
+        parts.append("hashtags")
+    if stored_media != {_media_key(x.url, x.remote_url) for x in post.media}:
+        parts.append("media")
+    return ", ".join(parts) or None
+
+
+def _flag(conn: Connection, post_id: int, server_origin: tuple[str, int] | None, words: str | None,
+          native_id: str | None = None) -> None:
+    """Record on the post's copies from ``server_origin`` (one copy when ``native_id``) what disagrees."""
+    c = PostCopy.__table__
+    query = select(c.c.id, c.c.server).where(c.c.post_id == post_id)
+    if native_id is not None:
+        query = query.where(c.c.native_id == native_id)
+    ids = [copy_id for copy_id, server in conn.execute(query) if origin(server) == server_origin]
+    if ids:
+        conn.execute(update(c).where(c.c.id.in_(ids)).values(disagrees=words))
+
+
+def _other_server(conn: Connection, row: Any, post: PostRecord, values: dict[str, Any],
+                  campaign: Collection[str], now: dt.datetime) -> str | None:
+    """The rule between servers for a federated post whose stored text another server supplied than
+    ``post``'s: a copy from a server that is not the post's home never changes it (it is flagged on
+    its copy when it disagrees and is no older version); the home server's copy replaces what another
+    server supplied (kept as a version; that server's copy is flagged when it claimed a later edit
+    the home does not show). None when the ordinary edit rule applies (the same server, or home)."""
+    supplier = origin(row.fetched_from) or origin(row.server)  # the server the stored text came from
+    if supplier == origin(post.server):
+        return None
+    words = _disagreement(conn, row, post)
+    here = origin(post.server)
+    if not is_home(post.server, post.uri):
+        if not _earlier(post.edited_at, row.edited_at):
+            _flag(conn, row.id, here, words, post.native_id)
+        return DUPLICATE
+    posts = Post.__table__
+    if words is None:  # the home agrees: from now on the stored post is the home's
+        conn.execute(update(posts).where(posts.c.id == row.id).values(fetched_from=values["fetched_from"]))
+        return DUPLICATE
+    if campaign and withdrawn(row.hashtags or (), post.hashtags, campaign):
+        return WITHDRAWN
+    if not _earlier(row.edited_at, post.edited_at):
+        _flag(conn, row.id, supplier, words)
+    conn.execute(
+        PostVersion.__table__.insert().values(
+            post_id=row.id, edited_at=row.edited_at, text=row.text, raw=row.raw, replaced_at=now
+        )
+    )
+    conn.execute(update(posts).where(posts.c.id == row.id).values(updated_at=now, **values))
+    m = Media.__table__
+    keep = {x.url for x in post.media}
+    conn.execute(delete(m).where(m.c.post_id == row.id, m.c.url.not_in(keep)))
+    for media in _media_rows(row.id, post.media):
+        insert_ignore(conn, Media.__table__, media, ("post_id", "url"))
+    return UPDATED
+
+
+def save_post(
+    conn: Connection,
+    post: PostRecord,
+    policy: AuthorPolicy,
+    now: dt.datetime,
+    *,
+    campaign: Collection[str] = (),
+) -> str:
+    """Store one fetched post; returns NEW, DUPLICATE (already known by uri), UPDATED (an edit),
+    WITHDRAWN (an edit that removed every ``campaign`` hashtag the post held: nothing is written,
+    the caller erases the post, see ``models.erasure.erase_withdrawn``) or ERASED (deleted at its
+    source earlier and erased here, so it is not stored again). Between servers of a federated
+    platform only the post's home server (the host of its uri) changes what another server supplied;
+    any other server's disagreeing copy is flagged on ``post_copies.disagrees`` (DUPLICATE)."""
     posts = Post.__table__
     tombstone = erased_uri(policy.secret, post.platform, post.uri)
     if conn.execute(
@@ -118,7 +246,7 @@ def save_post(conn: Connection, post: PostRecord, policy: AuthorPolicy, now: dt.
     ).first():
         return ERASED
     author = author_id(conn, post.author, policy, now) if post.author else None
-    values = _post_values(post, now)
+    values = _post_values(post, policy, now)
     inserted = insert_ignore(
         conn,
         posts,
@@ -134,9 +262,10 @@ def save_post(conn: Connection, post: PostRecord, policy: AuthorPolicy, now: dt.
         ("platform", "uri"),
     )
     row = conn.execute(
-        select(posts.c.id, posts.c.edited_at, posts.c.text, posts.c.raw).where(
-            posts.c.platform == post.platform, posts.c.uri == post.uri
-        )
+        select(
+            posts.c.id, posts.c.edited_at, posts.c.text, posts.c.raw, posts.c.hashtags, posts.c.server,
+            posts.c.fetched_from,
+        ).where(posts.c.platform == post.platform, posts.c.uri == post.uri)
     ).one()
     insert_ignore(
         conn,
@@ -154,8 +283,14 @@ def save_post(conn: Connection, post: PostRecord, policy: AuthorPolicy, now: dt.
         for media in _media_rows(row.id, post.media):
             insert_ignore(conn, Media.__table__, media, ("post_id", "url"))
         return NEW
+    if post.platform in FEDERATED:
+        between = _other_server(conn, row, post, values, campaign, now)
+        if between is not None:
+            return between
     if post.edited_at is None or (row.edited_at is not None and post.edited_at <= row.edited_at):
         return DUPLICATE
+    if campaign and withdrawn(row.hashtags or (), post.hashtags, campaign):
+        return WITHDRAWN
     conn.execute(
         PostVersion.__table__.insert().values(
             post_id=row.id, edited_at=row.edited_at, text=row.text, raw=row.raw, replaced_at=now
@@ -214,6 +349,18 @@ def copies_per_server(conn: Connection) -> list[dict[str, Any]]:
     c = PostCopy.__table__
     counts = conn.execute(
         select(c.c.platform, c.c.server, func.count().label("posts"))
+        .group_by(c.c.platform, c.c.server)
+        .order_by(c.c.platform, c.c.server)
+    )
+    return [dict(r._mapping) for r in counts]
+
+
+def disagreeing_copies(conn: Connection) -> list[dict[str, Any]]:
+    """Copies that disagree with their post, per (platform, server): ``platform``, ``server``, ``copies``."""
+    c = PostCopy.__table__
+    counts = conn.execute(
+        select(c.c.platform, c.c.server, func.count().label("copies"))
+        .where(c.c.disagrees.is_not(None))
         .group_by(c.c.platform, c.c.server)
         .order_by(c.c.platform, c.c.server)
     )

@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, not_, or_, select
+from sqlalchemy import Connection, Select, and_, exists, func, not_, or_, select
 
 from hiljade.errors import ReviewError
-from hiljade.models.schema import Media, Post, PostLocation, ReviewLog, Sighting, Site
+from hiljade.models.schema import Media, Post, PostCopy, PostLocation, ReviewLog, Sighting, Site
 
 EXCERPT = 80
 
@@ -48,13 +48,30 @@ def queue(conn: Connection, *, status: str = "pending_review", limit: int | None
     """Sightings with ``status`` that a reviewer decides on: each post's chosen sighting, and every
     candidate of a post the pipeline left for review without choosing (ambiguous places); oldest first.
     A post a reviewer gave a point to (a `manual` sighting) no longer waits for review."""
+    query = _queue_query(status)
+    if limit:
+        query = query.limit(limit)
+    return [
+        QueueItem(r.id, r.post_id, bool(r.chosen), r.method, float(r.precision_m), r.status, r.matched or "",
+                  r.site_id, excerpt(r.text, r.deleted_at is not None))
+        for r in conn.execute(query)
+    ]
+
+
+def queue_size(conn: Connection, *, status: str = "pending_review") -> int:
+    """How many sightings ``queue`` lists without a limit."""
+    listed = _queue_query(status).order_by(None).subquery()
+    return int(conn.execute(select(func.count()).select_from(listed)).scalar_one())
+
+
+def _queue_query(status: str) -> Select[Any]:
     s, p, pl = Sighting.__table__, Post.__table__, PostLocation.__table__
     other = s.alias("other")
     no_chosen = not_(exists().where(and_(other.c.post_id == s.c.post_id, other.c.chosen.is_(True))))
     manual = s.alias("manual")  # a reviewer's point settles the post
     no_manual = not_(exists().where(and_(manual.c.post_id == s.c.post_id, manual.c.method == "manual",
                                          manual.c.status != "rejected", manual.c.id != s.c.id)))
-    query = (
+    query: Select[Any] = (
         select(s.c.id, s.c.post_id, s.c.chosen, s.c.method, s.c.precision_m, s.c.status, s.c.matched,
                s.c.site_id, p.c.text, p.c.deleted_at)
         .select_from(s.join(p, p.c.id == s.c.post_id).outerjoin(pl, pl.c.post_id == s.c.post_id))
@@ -63,13 +80,7 @@ def queue(conn: Connection, *, status: str = "pending_review", limit: int | None
         .where(or_(s.c.status != "pending_review", no_manual))
         .order_by(s.c.id)
     )
-    if limit:
-        query = query.limit(limit)
-    return [
-        QueueItem(r.id, r.post_id, bool(r.chosen), r.method, float(r.precision_m), r.status, r.matched or "",
-                  r.site_id, excerpt(r.text, r.deleted_at is not None))
-        for r in conn.execute(query)
-    ]
+    return query
 
 
 @dataclass
@@ -82,6 +93,7 @@ class SightingView:
     media: list[dict[str, Any]] = field(default_factory=list)
     site: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    disagreeing: list[dict[str, Any]] = field(default_factory=list)  # copies whose server said otherwise
 
 
 def _plain(mapping: Any) -> dict[str, Any]:
@@ -114,6 +126,14 @@ def describe(conn: Connection, sighting_id: int) -> SightingView:
         for r in conn.execute(
             select(m.c.position, m.c.type, m.c.url, m.c.alt_text).where(m.c.post_id == row.post_id)
             .order_by(m.c.position)
+        )
+    ]
+    c = PostCopy.__table__
+    view.disagreeing = [
+        _plain(r._mapping)
+        for r in conn.execute(
+            select(c.c.server, c.c.disagrees).where(c.c.post_id == row.post_id, c.c.disagrees.is_not(None))
+            .order_by(c.c.id)
         )
     ]
     site_id = row.site_id
@@ -150,6 +170,9 @@ def render(view: SightingView) -> str:
     for media in view.media:
         alt = f" alt: {media['alt_text']}" if media["alt_text"] else ""
         lines.append(f"media {media['position']}: {media['type']} {media['url']}{alt}")
+    for copy in view.disagreeing:
+        lines.append(f"copy on {copy['server']} disagrees ({copy['disagrees']}): kept apart, not merged "
+                     "into the post above")
     lines.append("candidates (* chosen):")
     for c in view.candidates:
         mark = "*" if c["chosen"] else " "
@@ -158,9 +181,9 @@ def render(view: SightingView) -> str:
             f"conf {c['confidence']:.2f}  {c['status']:<14} {c['lat']:.6f}, {c['lon']:.6f}  "
             f"site {c['site_id'] or '-'}"
         )
-        lines.append(f"           matched: {c['matched']!r}  source: {c['source']}")
+        lines.append(f"           matched: {quoted(c['matched'])}  source: {c['source'] or '-'}")
         if c["evidence"]:
-            lines.append(f"           evidence: {c['evidence']}")
+            lines.append(f"           evidence: {evidence_text(c['evidence'])}")
         lines.append(f"           {c['osm']}")
     if view.site:
         site = view.site
@@ -177,3 +200,23 @@ def render(view: SightingView) -> str:
             f"history: {h['at']} {h['reviewer']} {h['action']} {h['target']} {h['target_id']}{reason}"
         )
     return "\n".join(lines)
+
+
+def quoted(text: str | None) -> str:
+    """A stranger's words on one line between typographic quotes ("-" when there are none)."""
+    flat = " ".join((text or "").split())
+    return f"“{flat}”" if flat else "-"
+
+
+def evidence_text(evidence: Any) -> str:
+    """A candidate's evidence as plain words: ``key: value`` pairs, lists joined with commas."""
+    if isinstance(evidence, dict):
+        return "; ".join(f"{str(k).replace('_', ' ')}: {evidence_text(v)}" for k, v in evidence.items()
+                         if v not in (None, "", [], {}))
+    if isinstance(evidence, list | tuple):
+        return ", ".join(evidence_text(v) for v in evidence)
+    if isinstance(evidence, bool):
+        return "yes" if evidence else "no"
+    if isinstance(evidence, float):
+        return f"{evidence:g}"
+    return " ".join(str(evidence).split())

@@ -108,6 +108,9 @@ class PostCopy(Base):
     server: Mapped[str] = mapped_column(String(512))
     native_id: Mapped[str] = mapped_column(String(128))
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # What of this copy disagrees with the post as stored ("text, hashtags, media"), None when it agrees:
+    # a copy from another server than the post's home never changes the post, it is flagged here.
+    disagrees: Mapped[str | None] = mapped_column(String(64))
 
 
 class PostVersion(Base):

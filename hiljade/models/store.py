@@ -101,15 +101,28 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction: committed when the block ends, rolled back on any error."""
-        with self.engine.begin() as conn:
-            yield conn
+        """One transaction: committed when the block ends, rolled back on any error; a database
+        error (a lock, a lost connection, a constraint) comes out as a StoreError."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from exc
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A read connection."""
-        with self.engine.connect() as conn:
-            yield conn
+        """A read connection (database errors come out as a StoreError)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: SQLAlchemyError) -> StoreError:
+        """A StoreError in plain words: the database's own message, not the statement or its values."""
+        reason = getattr(exc, "orig", None) or exc
+        text = " ".join(str(reason).split())[:300]
+        return StoreError(f"database {self.safe_url}: {text}")
 
     def close(self) -> None:
         self.engine.dispose()

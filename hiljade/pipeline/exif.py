@@ -16,6 +16,7 @@ from hiljade.pipeline.exif_gps import BadGps, capture_time
 from hiljade.pipeline.exif_gps import position as gps_position
 from hiljade.pipeline.exif_readers import exifread_tags, pillow_tags
 from hiljade.pipeline.exif_xmp import xmp_fields
+from hiljade.pipeline.geometry import valid_position
 from hiljade.records import Candidate
 
 MAX_BYTES = 64 * 1024 * 1024  # larger files are refused unread
@@ -45,8 +46,8 @@ class ExifResult:
 
     def to_candidate(self) -> Candidate | None:
         """The photo position as a location candidate, or None without a fix."""
-        if self.lat is None or self.lon is None:
-            return None
+        if self.lat is None or self.lon is None or not valid_position(self.lat, self.lon):
+            return None  # no fix, or a position no place has (a stored result from any reader)
         precision = max(self.h_error_m, 1.0) if self.h_error_m else DEFAULT_PRECISION_M
         keys = ("direction", "direction_ref", "altitude", "taken_at", "h_error_m", "gps_source")
         return Candidate(

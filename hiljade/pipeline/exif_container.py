@@ -25,6 +25,13 @@ def container_check(data: bytes) -> tuple[str | None, str | None]:
 
 
 def _jpeg_problem(data: bytes) -> str | None:
+    """Why the metadata of a JPEG cannot be read whole, or None.
+
+    The metadata (EXIF, XMP, MPF, ICC) stands in the segments before the first scan, so only a file
+    cut there is truncated for us. The compressed picture after it and whatever follows the picture
+    (an Ultra HDR gain map, the further images of an MPF file, a phone's trailer) are not judged: a
+    file cut inside the picture (Pillow's ``ultrahdr.jpg``) still has its metadata whole.
+    """
     pos = 2
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
@@ -40,8 +47,8 @@ def _jpeg_problem(data: bytes) -> str | None:
             return f"corrupt JPEG (segment length {length} at byte {pos})"
         if pos + 2 + length > len(data):
             return "truncated JPEG (a segment runs past the end of the file)"
-        if marker == 0xDA:  # start of scan: metadata is behind us; the image must still end properly
-            return None if data.rfind(b"\xff\xd9", pos) >= 0 else "truncated JPEG (no end-of-image marker)"
+        if marker == 0xDA:  # start of scan: the metadata is behind us, whole
+            return None
         pos += 2 + length
     return "truncated JPEG (file ends inside the header segments)"
 

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from hiljade.pipeline.exif_gps import extras, iso_datetime
+from hiljade.pipeline.geometry import valid_position
 
 _XMP_MAX = 4 * 1024 * 1024
 
@@ -37,6 +38,8 @@ def xmp_coordinate(value: str, axis: str) -> float | None:
     if minutes >= 60 or seconds >= 60:
         return None
     decimal = degrees + minutes / 60 + seconds / 3600
+    if decimal > (90 if axis == "Latitude" else 180):  # 999,0N or 95,0N: no such place
+        return None
     return -decimal if match.group(4) in ("S", "W") else decimal
 
 
@@ -61,7 +64,7 @@ def xmp_fields(data: bytes) -> dict[str, Any]:
     if not lat_text or not lon_text:
         return out
     lat, lon = xmp_coordinate(lat_text, "Latitude"), xmp_coordinate(lon_text, "Longitude")
-    if lat is None or lon is None or lon < -180 or lon > 180 or (abs(lat) < 1e-9 and abs(lon) < 1e-9):
+    if lat is None or lon is None or not valid_position(lat, lon) or (abs(lat) < 1e-9 and abs(lon) < 1e-9):
         return out
     names = ("GPSAltitude", "GPSAltitudeRef", "GPSImgDirection", "GPSImgDirectionRef", "GPSHPositioningError")
     raw = {key: _xmp_value(packet, key) for key in names}

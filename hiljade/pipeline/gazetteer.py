@@ -31,6 +31,7 @@ from hiljade.pipeline.normalize import keys, tokenize
 from hiljade.pipeline.numerals import housenumber_keys
 
 FUZZY_MIN = 7  # a name word needs a key this long before one wrong letter is forgiven
+MAX_FUZZY_KEY = 48  # longer than any name word: such a "word" is noise, and its deletions would cost memory
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,9 @@ class NameGroup:
 
     @property
     def weak(self) -> bool:
-        """One word only: a landmark named so needs support from the rest of the post."""
-        return len(self.keys) == 1
+        """One word only: a landmark named so needs support from the rest of the post, unless the name
+        is one the maintainers listed for it (a local name: ``Staklenac``)."""
+        return len(self.keys) == 1 and not all(tag == "local_name" for _, _, tag in self.members)
 
 
 class Gazetteer:
@@ -140,7 +142,9 @@ class Gazetteer:
         return geom.distance(self.projection.to_metric(Point(lon, lat)))
 
     def fuzzy_keys(self, key: str) -> set[str]:
-        """Name keys one edit away from ``key``."""
+        """Name keys one edit away from ``key`` (none for a key longer than any name: MAX_FUZZY_KEY)."""
+        if len(key) > MAX_FUZZY_KEY:
+            return set()
         found = set(self.fuzzy_first.get(key, ()))
         for d in deletions(key):
             found |= self.fuzzy_first.get(d, set())

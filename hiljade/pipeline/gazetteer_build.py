@@ -51,8 +51,8 @@ CLASS_KEYS = _seq(
     "aeroway memorial"
 )
 LANDMARK_TAGS = _seq(
-    "amenity shop tourism building leisure historic office highway public_transport addr:street "
-    "addr:housenumber"
+    "amenity shop tourism building leisure historic office highway public_transport railway landuse "
+    "natural place aeroway addr:street addr:housenumber"
 )
 
 
@@ -67,7 +67,14 @@ def build_gazetteer(features: Iterable[OsmFeature], *, area: BaseGeometry | None
 
 
 def _name(tags: Mapping[str, str]) -> str:
-    return tags.get("name") or tags.get("name:sr") or tags.get("name:sr-Latn") or ""
+    """The main name: ``name`` (or its Serbian forms), else any other name tag (a place known only by
+    its ``loc_name`` or ``old_name`` is still a place)."""
+    for base in NAME_TAGS:
+        for tag in (base, base + ":sr", base + ":sr-Latn", base + ":sr-Cyrl"):
+            value = (tags.get(tag) or "").split(";")[0].strip()
+            if value:
+                return value
+    return ""
 
 
 def _variants(feats: Iterable[Any], shorter: bool = False) -> tuple[tuple[str, ...], dict[str, str]]:

@@ -21,6 +21,12 @@ M_PER_DEG = math.pi / 180.0 * EARTH_RADIUS_M  # metres per degree of latitude (a
 NOMINAL_M_PER_DEG = 111_320.0
 
 
+def valid_position(lat: float, lon: float) -> bool:
+    """True for a real position: finite, latitude within ±90, longitude within ±180, and not 0/0
+    (what receivers and exports write for no position at all)."""
+    return -90 <= lat <= 90 and -180 <= lon <= 180 and not (lat == 0 and lon == 0)  # NaN fails too
+
+
 def metres_per_degree(lat: float) -> float:
     """Metres per degree of longitude at latitude ``lat``."""
     return M_PER_DEG * math.cos(math.radians(lat))

@@ -3,7 +3,9 @@
 Pure: ``parse(text, gazetteer)``. Names are matched on folded, stemmed keys (both scripts, no
 diacritics, declined forms, ordinals in digits or words, one wrong letter in long names), longest
 match first. Then: a house number after a street -> address; two streets of one sentence that meet
--> intersection; a landmark or square -> its point; a street alone -> a point on it, for review.
+-> intersection, and so does a street with a square or large landmark it meets (where they meet); a
+landmark or square -> its point (automatic only when its size is known and small); a street alone ->
+a point on it, for review.
 Directions ("okrenuta ka X"), noise ("živim u X"), named areas and places outside the city never
 become positions; several different places in one post leave the choice to a reviewer.
 """
@@ -11,24 +13,22 @@ become positions; several different places in one post leave the choice to a rev
 from __future__ import annotations
 
 from hiljade.pipeline.gazetteer import Gazetteer
-from hiljade.pipeline.geoparser_candidates import (
-    Draft,
-    address_drafts,
-    intersection_drafts,
-    point_drafts,
-    street_drafts,
-)
+from hiljade.pipeline.geoparser_candidates import Draft, address_drafts, intersection_drafts, street_drafts
 from hiljade.pipeline.geoparser_lexicon import CORNER_WORDS
 from hiljade.pipeline.geoparser_mentions import Mention, assign_roles, find_mentions
+from hiljade.pipeline.geoparser_places import meeting_drafts, point_drafts
 from hiljade.pipeline.normalize import Token, tokenize
 from hiljade.records import Candidate
 
 RANK = {"address": 5, "intersection": 4, "landmark": 3, "square": 3, "street": 1}
 NEAR_M = 80.0  # another named place closer than this to the best candidate does not contradict it
+MAX_TEXT = 20_000  # characters of a text the geoparser reads
 
 
 def parse(text: str, gazetteer: Gazetteer) -> list[Candidate]:
-    """Candidate positions named in ``text``, best first (see the module docstring)."""
+    """Candidate positions named in ``text``, best first (see the module docstring); only the first
+    MAX_TEXT characters are read (a report names its place early; a longer text is no report)."""
+    text = text[:MAX_TEXT]
     tokens = tokenize(text)
     mentions = find_mentions(tokens, gazetteer) if tokens else []
     assign_roles(mentions, tokens, text, gazetteer)
@@ -37,6 +37,7 @@ def parse(text: str, gazetteer: Gazetteer) -> list[Candidate]:
     used: set[int] = set()
     cands = address_drafts(places, tokens, text, gazetteer, used, claimed)
     cands += intersection_drafts(places, tokens, text, gazetteer, used)
+    cands += meeting_drafts(places, tokens, text, gazetteer, used)
     cands += point_drafts(places, tokens, gazetteer, used)
     cands += street_drafts(places, tokens, gazetteer, used)
     judge(cands, mentions, tokens, gazetteer)

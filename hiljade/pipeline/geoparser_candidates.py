@@ -1,8 +1,9 @@
-"""Candidate positions from the names found: addresses, intersections, squares and landmarks, streets.
+"""Candidate positions from the names found: addresses, intersections and streets (squares and
+landmarks are ``geoparser_places``).
 
 A house number after a street -> address; two streets of one sentence that meet -> intersection;
-a landmark or square -> its point; a street alone -> a point on it, for review. Each ``Draft``
-carries its evidence and doubts; ``geoparser.judge`` orders them.
+a street alone -> a point on it, for review. Each ``Draft`` carries its evidence and doubts;
+``geoparser.judge`` orders them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from hiljade.pipeline.normalize import Token, folds, keys
 from hiljade.pipeline.numerals import housenumber_keys
 from hiljade.pipeline.scripts import fold
 
-LARGE_M = 150.0  # a square or landmark reaching further than this is no position without review
+MAX_CORNER_GAP = 6  # words between two street names that a corner word can still join
 
 
 @dataclass
@@ -48,11 +49,11 @@ class Draft:
         return self.method != "street" and not self.evidence["doubts"]
 
 
-def _span(tokens: list[Token], *ms: Mention) -> tuple[int, int]:
+def span_of(tokens: list[Token], *ms: Mention) -> tuple[int, int]:
     return tokens[min(m.i for m in ms)].start, tokens[max(m.j for m in ms) - 1].end
 
 
-def _evidence(m: Mention, gaz: Gazetteer, eid: int, **extra: Any) -> dict[str, Any]:
+def evidence_of(m: Mention, gaz: Gazetteer, eid: int, **extra: Any) -> dict[str, Any]:
     """What matched: the entry, the variant of its name and the tag that variant came from."""
     variant, tag = max(  # the spelling of the name closest to the one in the post
         ((v, t) for e, v, t in m.group.members if e == eid),
@@ -162,6 +163,8 @@ def intersection_drafts(
     streets = [m for m in places if "street" in m.kinds]
     for n, a in enumerate(streets):
         for b in streets[n + 1 :]:
+            if b.i - a.j > MAX_CORNER_GAP:
+                continue  # more words between them than corner_cue allows: it would say None
             if tokens[a.i].sentence != tokens[b.i].sentence or a.group is b.group:
                 continue
             pairs = [
@@ -170,7 +173,7 @@ def intersection_drafts(
                 for y in b.kinds["street"]
             ]
             pairs = [p for p in pairs if p[2] is not None]
-            cue = _cue(tokens, text, a, b)
+            cue = corner_cue(tokens, text, a, b)
             if not pairs or cue is None or (not cue and "weak" in (a.role, b.role)):
                 continue
             for x, y, eid in pairs:
@@ -178,7 +181,7 @@ def intersection_drafts(
                 pts = list(getattr(entry.geometry, "geoms", [entry.geometry]))
                 centre = entry.geometry.centroid if len(pts) > 1 else pts[0]
                 pt = min(pts, key=centre.distance)
-                ev_a, ev_b = _evidence(a, gaz, x), _evidence(b, gaz, y)
+                ev_a, ev_b = evidence_of(a, gaz, x), evidence_of(b, gaz, y)
                 doubts = ev_a.pop("doubts") + ev_b.pop("doubts")
                 doubts += [f"the streets meet at {len(pts)} places"] if len(pts) > 1 else []
                 doubts += ["several streets carry these names"] if len(pairs) > 1 else []
@@ -196,7 +199,7 @@ def intersection_drafts(
                         pt.y,
                         pt.x,
                         30.0 if len(pts) == 1 else 60.0,
-                        _span(tokens, a, b),
+                        span_of(tokens, a, b),
                         f"intersection:{entry.name}",
                         [eid],
                         ev,
@@ -206,14 +209,15 @@ def intersection_drafts(
     return out
 
 
-def _cue(tokens: list[Token], text: str, a: Mention, b: Mention) -> str | None:
+def corner_cue(tokens: list[Token], text: str, a: Mention, b: Mention) -> str | None:
     """The corner word joining two street names; "" when they only share a sentence; None when
     they are not joined (far apart, or a list: "u X i u Y")."""
     gap_raw = text[tokens[a.j - 1].end : tokens[b.i].start].strip()
     gap = [t.fold for t in tokens[a.j : b.i]]
     if not gap and gap_raw in JOIN_MARKS:
         return gap_raw
-    if len(gap) > 6 or ("i" in gap and gap[gap.index("i") + 1 : gap.index("i") + 2] in (["u"], ["na"])):
+    listed = "i" in gap and gap[gap.index("i") + 1 : gap.index("i") + 2] in (["u"], ["na"])
+    if len(gap) > MAX_CORNER_GAP or listed:
         return None
     around = [t.fold for t in tokens[max(0, a.i - 3) : a.i]] + gap + [t.fold for t in tokens[b.j : b.j + 2]]
     corner = next((w for w in around if w in CORNER_WORDS), None)
@@ -226,70 +230,6 @@ def _cue(tokens: list[Token], text: str, a: Mention, b: Mention) -> str | None:
     return ""
 
 
-def point_drafts(places: list[Mention], tokens: list[Token], gaz: Gazetteer, used: set[int]) -> list[Draft]:
-    """Squares and landmarks named in the post; a one-word landmark name needs support."""
-    out: list[Draft] = []
-    for m in places:
-        if id(m) in used or m.role != "place" or not ({"square", "landmark"} & m.kinds.keys()):
-            continue
-        if "street" in m.kinds and any(d.startswith("house number") for d in m.doubts):
-            continue  # "Terazije 34": a house we do not know is somewhere on the street
-        if "square" in m.kinds:
-            eids, method = m.kinds["square"], "square"
-        elif "street" not in m.kinds:  # bus stops are named after the place they serve
-            eids = [e for e in m.kinds["landmark"] if not gaz.entries[e].properties.get("stop")]
-            eids, method = eids or m.kinds["landmark"], "landmark"
-        else:
-            continue
-        clusters: list[list[int]] = []  # namesakes within 100 m are one place (two bars of one pub)
-        for eid in eids:
-            home = next(
-                (c for c in clusters if gaz.distance_to(c[0], *gaz.entries[eid].point) <= 100.0), None
-            )
-            home.append(eid) if home is not None else clusters.append([eid])
-        for cluster in clusters:
-            entry = gaz.entries[cluster[0]]
-            ev = _evidence(m, gaz, cluster[0], same_name_nearby=len(cluster))
-            if method == "landmark" and (m.group.weak or ev["doubts"]):
-                ev["support"] = _support(m, cluster[0], places, gaz)
-                if not ev["support"]:
-                    continue  # "Lilly", "Pizza": a shop name alone is not a place
-            reach = float(entry.properties.get("reach_m", 0.0))
-            ev["doubts"] += (
-                [f"a large place, {reach:.0f} m from its centre to its edge"] if reach > LARGE_M else []
-            )
-            out.append(
-                Draft(
-                    method,
-                    *entry.point,
-                    max(25.0, reach),
-                    _span(tokens, m),
-                    f"{method}:{entry.name}",
-                    cluster,
-                    ev,
-                )
-            )
-        used.add(id(m))
-    return out
-
-
-def _support(m: Mention, eid: int, places: list[Mention], gaz: Gazetteer) -> str:
-    """Why a one-word landmark name is believed: its street is named too, or a longer name of it."""
-    entry = gaz.entries[eid]
-    street = entry.properties.get("tags", {}).get("addr:street")
-    for s in places:
-        if s is m or s.role != "place":
-            continue
-        if eid in {e for e, _, _ in s.group.members} and not s.group.weak:
-            return f"also named {s.group.members[0][1]}"
-        if street and keys(street) in {keys(v) for _, v, _ in s.group.members}:
-            return f"on {street}"
-        near = [e for e in s.kinds.get("street", []) if gaz.distance_to(e, *entry.point) <= 60.0]
-        if near:
-            return f"next to {gaz.entries[near[0]].name}"
-    return ""
-
-
 def street_drafts(places: list[Mention], tokens: list[Token], gaz: Gazetteer, used: set[int]) -> list[Draft]:
     """A street named alone: a point in the middle of it, never accepted without review."""
     out: list[Draft] = []
@@ -298,7 +238,7 @@ def street_drafts(places: list[Mention], tokens: list[Token], gaz: Gazetteer, us
             continue
         for eid in m.kinds["street"]:
             entry = gaz.entries[eid]
-            ev = _evidence(m, gaz, eid)
+            ev = evidence_of(m, gaz, eid)
             ev["doubts"] += (
                 ["several streets carry this name"] if entry.properties.get("same_name", 1) > 1 else []
             )
@@ -307,7 +247,7 @@ def street_drafts(places: list[Mention], tokens: list[Token], gaz: Gazetteer, us
                     "street",
                     *entry.point,
                     max(25.0, float(entry.properties.get("length_m", 0.0)) / 2),
-                    _span(tokens, m),
+                    span_of(tokens, m),
                     f"street:{entry.name}",
                     [eid],
                     ev,

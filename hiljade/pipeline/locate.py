@@ -2,20 +2,26 @@
 
 Order: ``extra`` (EXIF, exact platform coordinates, from the caller), then coordinates, map links
 and plus codes in the text (``textgeo``), then the geoparser on the gazetteer, then the online
-geocoder (only when the gazetteer found nothing). Every candidate is checked against the area:
+geocoder (only when the gazetteer found nothing). A candidate whose position no place has (a
+latitude beyond ±90, a longitude beyond ±180, 0/0, not a number) is dropped, whatever read it.
+Every candidate is checked against the area:
 outside ones are kept as ``rejected`` and never chosen. An automatic candidate beats one that needs
 review; among equals the earlier kind of evidence wins. When the geoparser cannot tell between
-different places, nothing is chosen and the post waits for review.
+different places, nothing is chosen and the post waits for review. When nothing is chosen,
+``reason`` says why in plain words (``explain``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from hiljade.pipeline.gazetteer import Gazetteer
+from hiljade.pipeline.geometry import valid_position
 from hiljade.pipeline.geoparser import parse
+from hiljade.pipeline.geoparser_lexicon import CORNER_WORDS, STREET_WORDS, TYPE_WORDS
+from hiljade.pipeline.normalize import tokenize
 from hiljade.pipeline.textgeo import find_coordinates
 from hiljade.records import Candidate
 
@@ -29,11 +35,14 @@ class Located:
     chosen: Candidate | None
     candidates: tuple[Candidate, ...]
     outcome: str  # located, pending_review, nothing, outside_area
+    reason: str = ""  # why nothing was chosen, in plain words ("" when a candidate was)
 
 
 def _checked(cands: Sequence[Candidate], gazetteer: Gazetteer | None) -> list[Candidate]:
     out = []
     for c in cands:
+        if not valid_position(c.lat, c.lon):  # no place has it (a stored value from before readers checked)
+            continue
         if c.status != "rejected" and gazetteer is not None and not gazetteer.contains(c.lat, c.lon):
             c = dataclasses.replace(
                 c, status="rejected", evidence={**c.evidence, "rejected": "outside the area"}
@@ -57,8 +66,9 @@ def locate(
     parsed = _checked(parse(text, gazetteer), gazetteer) if gazetteer is not None and text else []
     groups.append(parsed)
     usable = [c for g in groups for c in g if c.status != "rejected"]
-    if geocode is not None and not usable and not parsed and text.strip():
-        groups.append(_checked(geocode(text), gazetteer))
+    asked = geocode is not None and not usable and not parsed and bool(text.strip())
+    if asked:
+        groups.append(_checked(geocode(text), gazetteer))  # type: ignore[misc]
     candidates = tuple(c for g in groups for c in g)
     chosen = _choose(groups)
     if chosen is not None:
@@ -69,7 +79,66 @@ def locate(
         outcome = "outside_area"
     else:
         outcome = "nothing"
-    return Located(chosen, candidates, outcome)
+    if chosen is not None:
+        return Located(chosen, candidates, outcome)
+    reason = explain(text, gazetteer, candidates, outcome, asked, geocode is None)
+    return Located(chosen, candidates, outcome, reason)
+
+
+def explain(
+    text: str,
+    gazetteer: Gazetteer | None,
+    candidates: Sequence[Candidate],
+    outcome: str,
+    asked: bool,
+    geocoder_off: bool,
+) -> str:
+    """Why no candidate was chosen: several places, outside the area, a name the gazetteer does not
+    know, no place name at all; and what the online geocoder did."""
+    if outcome == "pending_review":
+        names = _unique(c.matched or c.method for c in candidates if c.status != "rejected")
+        return f"ambiguous: the text fits several places ({', '.join(names)}) and nothing tells which one"
+    if outcome == "outside_area":
+        why = _unique(str(c.evidence.get("rejected") or "outside the area") for c in candidates)
+        return f"outside the area: {'; '.join(why)}"
+    names = place_names(text)
+    if gazetteer is None:
+        found = f" ({', '.join(names)})" if names else ""
+        reason = f"no gazetteer to look place names{found} up in; build one with `hiljade gazetteer build`"
+    elif names:
+        reason = f"a place name was found ({', '.join(names)}) but it is not in the gazetteer"
+    else:
+        reason = "no place name found in the text"
+    if asked:
+        reason += "; the online geocoder found nothing either"
+    elif geocoder_off and names:
+        reason += "; the online geocoder is off"
+    return reason
+
+
+def place_names(text: str) -> list[str]:
+    """Words of ``text`` that look like a place name: capitalised words inside a sentence (with a
+    capitalised word opening it), and words after a street, square or corner word."""
+    tokens = tokenize(text)
+    names: list[str] = []
+    run: list[str] = []
+    for i, tok in enumerate(tokens):
+        cue = i > 0 and tokens[i - 1].fold in STREET_WORDS | TYPE_WORDS | CORNER_WORDS
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        opens = tok.first and tok.upper and nxt is not None and nxt.upper and not nxt.first
+        if tok.number is None and ((tok.upper and not tok.first) or cue or opens):
+            run.append(tok.text)
+            continue
+        if run:
+            names.append(" ".join(run))
+        run = []
+    if run:
+        names.append(" ".join(run))
+    return _unique(names)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _outside(c: Candidate) -> bool:

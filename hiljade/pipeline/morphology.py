@@ -62,8 +62,13 @@ def sibilant_alternative(key: str) -> str | None:
 
 
 def fleeting_a(key: str) -> str | None:
-    """The oblique stem of a noun with a fleeting a (``kutak`` -> ``kutk``: ``kutka``, ``kutku``)."""
-    return key[:-2] + "k" if len(key) >= 5 and key.endswith("ak") and key[-3] not in "aeiou" else None
+    """The oblique stem of a noun with a fleeting a: ``kutak`` -> ``kutk`` (``kutka``), ``centar`` ->
+    ``centr`` (``centru``), ``sajam`` -> ``sajm``, ``toranj`` -> ``tornj`` (``Avalskog tornja``)."""
+    last = key[-2:] if key.endswith(("nj", "lj")) else key[-1:]
+    body = key[: -len(last) - 1] if last else ""
+    if len(key) < 5 or key[-len(last) - 1 : -len(last)] != "a" or last[0] in "aeiou#" or not body:
+        return None
+    return body + last if body[-1] not in "aeiou" else None
 
 
 _FEMININE_ADJECTIVE = ("ska", "cka", "ova", "eva", "ina")

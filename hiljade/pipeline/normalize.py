@@ -146,11 +146,37 @@ def keys(text: str) -> tuple[str, ...]:
 LEAD_WORDS = _words("the tc zgrad palat sc kc")  # "TC Staklenac", "Zgrada Hempro", "Palata Albanija"
 TITLE_WORDS = _words("dr prof ing mr")  # "Plato dr Zorana Đinđića"
 CITY_WORDS = _words("beograd belgrad belgrade")  # "Dom omladine Beograda"
+KIND_SYNONYMS = (  # the words a kind of place goes by: "OŠ Vladimir Rolović", "crkva" for a "hram"
+    ("Основна школа", "ОШ"),
+    ("Храм", "Црква"),
+    ("Тржни центар", "ТЦ"),
+    ("Дом здравља", "ДЗ"),
+    ("Osnovna škola", "OŠ"),
+    ("Hram", "Crkva"),
+    ("Tržni centar", "TC"),
+    ("Dom zdravlja", "DZ"),
+)
+
+
+def _synonyms(base: str) -> list[str]:
+    """The name with its leading kind word said the other usual way (``ОШ X`` = ``Основна школа X``)."""
+    toks = tokenize(base, skip_links=False)
+    cyrillic = any("\u0400" <= ch <= "\u04ff" for ch in base)
+    out = []
+    for a, b in KIND_SYNONYMS:
+        if any("\u0400" <= ch <= "\u04ff" for ch in a) != cyrillic:
+            continue
+        for src, dst in ((a, b), (b, a)):
+            lead = keys(src)
+            if len(toks) > len(lead) and tuple(t.key for t in toks[: len(lead)]) == lead:
+                out.append(dst + base[toks[len(lead) - 1].end :])
+    return out
 
 
 def shorter_names(name: str) -> list[str]:
     """Shorter spellings people use for a place: the parts of ``A (B)``, and the name without a
-    leading ``The``/``TC``/``Zgrada``, a title (``dr``) or the city (``Dom omladine Beograda``)."""
+    leading ``The``/``TC``/``Zgrada``, a title (``dr``) or the city (``Dom omladine Beograda``), or
+    with its kind said the other usual way (``OŠ`` for ``Osnovna škola``, ``crkva`` for ``hram``)."""
     m = re.match(r"^(.*?)\s*\((.+)\)\s*$", name)
     bases = [m.group(1), m.group(2)] if m else [name]
     bases = [b for b in bases if not set(keys(b)) <= CITY_WORDS]  # "Palilula (Beograd)"
@@ -164,6 +190,7 @@ def shorter_names(name: str) -> list[str]:
         if len(toks) > 2 and toks[-1].key.startswith("#"):  # "Garni hotel Centar №1"
             toks = toks[:-1]
         out.append(" ".join(t.text for t in toks))
+        out += _synonyms(base)
     seen, result = {keys(name)}, []
     for v in out:
         k = keys(v)

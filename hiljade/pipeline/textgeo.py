@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from openlocationcode import openlocationcode as olc
 from shapely.geometry import Point
 
-from hiljade.pipeline.geometry import NOMINAL_M_PER_DEG, cell_diagonal_m
+from hiljade.pipeline.geometry import NOMINAL_M_PER_DEG, cell_diagonal_m, valid_position
 from hiljade.records import Candidate
 
 MIN_PRECISION_M = 10.0  # a point typed or clicked by a person is no better than this
@@ -64,7 +64,7 @@ def find_coordinates(
     """Every position written into ``text``, in text order; ``area`` is a shapely lon/lat geometry."""
     found: list[Candidate] = []
     masked = text
-    for match in _URL.finditer(text):
+    for match in _URL.finditer(text):  # every reader below checks its position with ``_valid``
         url = _trim_url(match.group(0))
         span = (match.start(), match.start() + len(url))
         masked = masked[: span[0]] + " " * len(url) + masked[span[1] :]
@@ -112,7 +112,7 @@ def _inside(area: Any, lat: float, lon: float) -> bool:
 
 
 def _valid(lat: float, lon: float) -> bool:
-    return -90 <= lat <= 90 and -180 <= lon <= 180 and not (lat == 0 and lon == 0)
+    return valid_position(lat, lon)
 
 
 def cell_precision(lat: float, dlat_deg: float, dlon_deg: float, *, floor: float = MIN_PRECISION_M) -> float:

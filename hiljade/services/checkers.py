@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from hiljade.errors import ConfigError, SourceError
 from hiljade.models.ledger import twitter_reads_this_month
+from hiljade.models.posts import is_home
 from hiljade.models.store import Store
 from hiljade.records import PostRecord
 from hiljade.services.feeds import mastodon_feeds, twitter_feeds
@@ -49,17 +49,20 @@ class Checker(Protocol):
     def check(self, refs: Sequence[PostRef]) -> list[Check]: ...
 
 
+def home_copy(ref: PostRef) -> tuple[str, str] | None:
+    """The copy on the post's home server (the host and port of its uri), None when not seen there."""
+    return next(((server, native_id) for server, native_id in ref.copies if is_home(server, ref.uri)), None)
+
+
 def pick_copy(ref: PostRef) -> tuple[str, str] | None:
     """The copy to ask: the post's home server when we saw it there, else the first copy seen."""
-    home = urlsplit(ref.uri).hostname
-    for server, native_id in ref.copies:
-        if urlsplit(server).hostname == home:
-            return server, native_id
-    return ref.copies[0] if ref.copies else None
+    return home_copy(ref) or (ref.copies[0] if ref.copies else None)
 
 
 class MastodonChecker:
-    """``GET /api/v1/statuses/:id`` on one of the post's servers (``MastodonSource.status``)."""
+    """``GET /api/v1/statuses/:id`` (``MastodonSource.status``) on the post's home server when it was
+    seen there: its word counts alone. Otherwise every server that had the post is asked: the post is
+    deleted only when each of them says so, present when one still has it, else unchecked."""
 
     def __init__(self, client_for: Callable[[str], Any]) -> None:
         self.client_for = client_for
@@ -75,33 +78,51 @@ class MastodonChecker:
     def check(self, refs: Sequence[PostRef]) -> list[Check]:
         out = []
         for ref in refs:
-            chosen = pick_copy(ref)
-            if chosen is None:
+            home = home_copy(ref)
+            asked = [home] if home is not None else list(ref.copies)
+            if not asked:
                 out.append(Check(ref.post_id, "", UNCHECKED, reason="no copy to ask", kind="error"))
                 continue
-            server, native_id = chosen
-            if server not in self._clients:
-                self._clients[server] = self.client_for(server)
-            client = self._clients[server]
-            before = client.total_requests
-            try:
-                record = client.status(native_id)
-            except SourceError as exc:
-                out.append(Check(ref.post_id, server, UNCHECKED, reason=str(exc), kind=failure_status(exc),
-                                 requests=client.total_requests - before))
-                continue
-            spent = client.total_requests - before
-            if record is None and not self._trusted(server, client):
-                reason = f"{server} no longer answers as a Mastodon API server; its 404 is no deletion"
-                out.append(
-                    Check(ref.post_id, server, UNCHECKED, kind="not_found", requests=spent, reason=reason)
-                )
-            elif record is None:
-                out.append(Check(ref.post_id, server, DELETED, reason=f"{server} answers 404/410 for it",
-                                 requests=spent))
-            else:
-                out.append(Check(ref.post_id, server, PRESENT, record=record, requests=spent))
+            out.append(_combined([self._ask(ref.post_id, server, native_id) for server, native_id in asked]))
         return out
+
+    def _ask(self, post_id: int, server: str, native_id: str) -> Check:
+        if server not in self._clients:
+            self._clients[server] = self.client_for(server)
+        client = self._clients[server]
+        before = client.total_requests
+        try:
+            record = client.status(native_id)
+        except SourceError as exc:
+            return Check(post_id, server, UNCHECKED, reason=str(exc), kind=failure_status(exc),
+                         requests=client.total_requests - before)
+        spent = client.total_requests - before
+        if record is None and not self._trusted(server, client):
+            reason = (f"{server} no longer answers as a fediverse server (no instance document, no "
+                      "NodeInfo); its 404 is no deletion")
+            return Check(post_id, server, UNCHECKED, kind="not_found", requests=spent, reason=reason)
+        if record is None:
+            return Check(post_id, server, DELETED, reason=f"{server} answers 404/410 for it", requests=spent)
+        return Check(post_id, server, PRESENT, record=record, requests=spent)
+
+
+def _combined(checks: Sequence[Check]) -> Check:
+    """One verdict from the servers asked about a post: present when one has it, deleted when every
+    one says so, else the first failure (a deletion some servers did not confirm is no deletion)."""
+    spent = sum(c.requests for c in checks)
+    if len(checks) == 1:
+        return checks[0]
+    present = next((c for c in checks if c.outcome == PRESENT), None)
+    if present is not None:
+        return replace(present, requests=spent)
+    if all(c.outcome == DELETED for c in checks):
+        servers = ", ".join(c.server for c in checks)
+        reason = f"every server that had it answers 404/410 ({servers})"
+        return replace(checks[0], reason=reason, requests=spent)
+    failed = next(c for c in checks if c.outcome == UNCHECKED)
+    deleted = [c.server for c in checks if c.outcome == DELETED]
+    note = f"; only {', '.join(deleted)} answered 404/410, not every server that had it" if deleted else ""
+    return replace(failed, reason=failed.reason + note, requests=spent)
 
 
 class LookupChecker:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 from hiljade.export.filters import ExportFilter, parse_bbox, parse_when
 from hiljade.export.geojson import write_geojson
+from hiljade.export.licence import LICENCE_FILE, LICENCE_TEXT
 from hiljade.export.osm import write_osm
 from hiljade.export.posts import post_fields, post_rows
 from hiljade.export.sightings import sighting_fields, sighting_rows
@@ -13,9 +19,13 @@ from hiljade.export.sites import SITE_FIELDS, site_rows
 from hiljade.export.writers import write_csv, write_jsonl
 from hiljade.models.store import Store
 
-__all__ = ["ExportFilter", "KINDS", "parse_bbox", "parse_when", "write_export"]
+__all__ = ["FORMATS", "ExportFilter", "KINDS", "parse_bbox", "parse_when", "replacing", "write_export",
+           "write_licence"]
 
 KINDS = ("sites", "sightings", "posts")
+# the formats each kind can be written in: OSM XML holds camera sites only
+FORMATS = {"sites": ("csv", "geojson", "osm", "jsonl"), "sightings": ("csv", "geojson", "jsonl"),
+           "posts": ("csv", "geojson", "jsonl")}
 
 
 def write_export(
@@ -41,7 +51,11 @@ def write_export(
         elif kind == "posts":
             rows, fields = post_rows(conn, flt, include_authors=include_authors), post_fields(include_authors)
         else:
-            raise ValueError(f"unknown export {kind!r} (known: {', '.join(KINDS)})")
+            raise ValueError(f"unknown export {kind} (known: {', '.join(KINDS)})")
+        if fmt not in FORMATS[kind]:
+            raise ValueError(f"{kind} cannot be exported as {fmt} (only as {', '.join(FORMATS[kind])})")
+        if excel and fmt != "csv":
+            raise ValueError("the byte-order mark for Excel applies to CSV only")
         if fmt == "csv":
             return write_csv(rows, fields, out, excel=excel)
         if fmt == "geojson":
@@ -49,3 +63,38 @@ def write_export(
         if fmt == "osm":
             return write_osm(rows, out, operator=operator)
         return write_jsonl(rows, fields, out)
+
+
+def write_licence(output: Path) -> Path:
+    """Write ``LICENCE.txt`` beside an export file: the OpenStreetMap attribution and the ODbL."""
+    path = output.resolve().parent / LICENCE_FILE
+    path.write_text(LICENCE_TEXT, encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def replacing(output: Path) -> Iterator[Path]:
+    """A temporary path beside ``output`` that replaces it only when the block succeeded; the file
+    ends with the mode a new file of the user gets (0666 less the umask), not ``mkstemp``'s 0600."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.resolve().parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    """The process's umask: as the kernel shows it in /proc (no change to the process, so safe beside
+    other threads), else by setting it and setting it straight back."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -7,23 +7,52 @@ scheduler both go through it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import requests
 
 from hiljade.config import Config, MastodonServer
+from hiljade.errors import ConfigError
 from hiljade.harvester.bluesky import BlueskySource, bluesky_client
+from hiljade.harvester.http import log as http_log
 from hiljade.harvester.mastodon import MastodonSource
 from hiljade.harvester.twitter import TwitterSource
 from hiljade.models.store import Store
+from hiljade.secrecy import credentials_problem
 from hiljade.services.harvest import Feed, FeedResult, Harvester, Paging
 from hiljade.services.paging import BlueskyPaging, MastodonPaging, TwitterPaging
 from hiljade.services.store import author_policy
+from hiljade.wording import plural
 
 Progress = Callable[[Feed, int, dt.datetime | None], None]
+
+
+class _Notices(logging.Handler):
+    def __init__(self, show: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.show = show
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.show(record.getMessage())
+
+
+@contextlib.contextmanager
+def retry_notices(show: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, pass every retry notice of the one HTTP session (what failed, when the next
+    try is) to ``show``: `hiljade harvest` prints them on a terminal."""
+    handler, level = _Notices(show), http_log.level
+    http_log.addHandler(handler)
+    http_log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        http_log.removeHandler(handler)
+        http_log.setLevel(level)
 
 
 def _tags(config: Config, hashtag: str | None) -> list[str]:
@@ -41,6 +70,8 @@ def mastodon_feeds(
     section = config.get("sources.mastodon")
     servers = config.mastodon_servers
     if server:
+        if problem := credentials_problem("--server", server):
+            raise ConfigError([problem])  # the address is stored with every post, as in the file
         wanted = server.rstrip("/")
         servers = [s for s in servers if s.url == wanted] or [MastodonServer(wanted)]
     feeds = []
@@ -50,6 +81,7 @@ def mastodon_feeds(
             access_token=entry.token(),
             token_env=entry.token_env,
             timeout=section["timeout_seconds"],
+            total_timeout=section["total_timeout_seconds"],
             max_retries=section["max_retries"],
             min_interval=section["min_interval_seconds"],
             user_agent=config.get("user_agent"),
@@ -72,6 +104,7 @@ def twitter_feeds(
         environ,
         api_url=section["api_url"],
         timeout=section["timeout_seconds"],
+        total_timeout=section["total_timeout_seconds"],
         max_retries=section["max_retries"],
         user_agent=config.get("user_agent"),
         include_retweets=section["include_retweets"],
@@ -105,13 +138,18 @@ class HarvestReport:
         return int(sum(r.counts.get(key, 0) for r in self.results))
 
     def summary(self) -> str:
-        warn = [r for r in self.results if r.status in ("empty", "partial")]
+        warn = [r for r in self.results if r.status in ("empty", "partial") or (r.skipped and not r.failed)]
+        withdrawn = self.total("erased_posts")
+        skipped = sum(r.skipped for r in self.results)
         return (
-            f"harvest: {len(self.results)} feeds, {self.total('new_posts')} new posts, "
-            f"{self.total('updated_posts')} edited, {self.total('duplicates')} duplicates, "
-            f"{self.total('opted_out')} opted out, {self.total('pages')} pages, "
-            f"{self.total('rate_limit_waits')} rate-limit waits, "
-            f"{len(self.failed)} failed, {len(warn)} warnings"
+            f"harvest: {plural(len(self.results), 'feed')}, {plural(self.total('new_posts'), 'new post')}, "
+            f"{self.total('updated_posts')} edited, "
+            + (f"{withdrawn} withdrawn by their authors and erased, " if withdrawn else "")
+            + f"{plural(self.total('duplicates'), 'duplicate')}, "
+            + (f"{skipped} skipped (unreadable or unstorable), " if skipped else "")
+            + f"{self.total('opted_out')} opted out, {plural(self.total('pages'), 'page')}, "
+            f"{plural(self.total('rate_limit_waits'), 'rate-limit wait')}, "
+            f"{len(self.failed)} failed, {plural(len(warn), 'warning')}"
         )
 
 
@@ -137,9 +175,14 @@ class HarvestSource:
     make_feeds: Callable[..., list[Feed]]  # (config, *, hashtag=None, ...): the configured feeds
     make_paging: Callable[[Config], Paging]
     narrows_to_server: bool = False  # `hiljade harvest --server` picks one of its servers
+    title: str = ""  # the name people know it by, for messages
 
     def feeds(self, config: Config, *, server: str | None = None, hashtag: str | None = None) -> list[Feed]:
-        """The configured feeds, optionally narrowed to one hashtag (and one server, for Mastodon)."""
+        """The configured feeds, optionally narrowed to one hashtag (and one server, for Mastodon);
+        ConfigError when ``sources.<name>.enabled`` is false (the one rule for every source)."""
+        if not config.get(f"sources.{self.name}.enabled"):
+            raise ConfigError([f"sources.{self.name}.enabled is false; set it to true to harvest "
+                               f"{self.title or self.name}"])
         if self.narrows_to_server:
             return self.make_feeds(config, server=server, hashtag=hashtag)
         return self.make_feeds(config, hashtag=hashtag)
@@ -161,14 +204,16 @@ class HarvestSource:
             max_pages=int(config.get(f"sources.{self.name}.max_pages_per_run")),
             progress=progress,
             should_stop=should_stop,
+            campaign=config.hashtags,
         )
         return HarvestReport(harvester.harvest(feeds))
 
 
 SOURCES: dict[str, HarvestSource] = {
-    "mastodon": HarvestSource("mastodon", mastodon_feeds, mastodon_paging, narrows_to_server=True),
-    "twitter": HarvestSource("twitter", twitter_feeds, twitter_paging),
-    "bluesky": HarvestSource("bluesky", bluesky_feeds, bluesky_paging),
+    "mastodon": HarvestSource("mastodon", mastodon_feeds, mastodon_paging, narrows_to_server=True,
+                              title="Mastodon"),
+    "twitter": HarvestSource("twitter", twitter_feeds, twitter_paging, title="X/Twitter"),
+    "bluesky": HarvestSource("bluesky", bluesky_feeds, bluesky_paging, title="Bluesky"),
 }
 
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hiljade.config import Config
+from hiljade.errors import SourceError
 from hiljade.harvester.mail import PLATFORM as MAIL
 from hiljade.harvester.mail import detect_container, read_mail
 from hiljade.harvester.photos import PLATFORM as PHOTOS
 from hiljade.harvester.photos import ImageCheck, Original, read_photos
-from hiljade.harvester.twarc import MAX_PROBLEMS, TwarcPage, read_twarc
+from hiljade.harvester.twarc import MAX_LINE_BYTES, MAX_PROBLEMS, NOT_TAGGED, TwarcPage, read_twarc
 from hiljade.harvester.twitter_tweet import PLATFORM as TWITTER
 from hiljade.models.posts import (
     DUPLICATE,
@@ -35,6 +36,7 @@ from hiljade.models.posts import (
 from hiljade.models.store import Store
 from hiljade.records import PostRecord
 from hiljade.services.store import author_policy
+from hiljade.wording import plural, tally
 
 Clock = Callable[[], dt.datetime]
 
@@ -58,20 +60,25 @@ class ImportReport:
     located: int = 0  # accepted photos with a GPS position
     refused: Counter[str] = field(default_factory=Counter)
     unreadable: int = 0  # messages that could not be parsed
+    refused_messages: Counter[str] = field(default_factory=Counter)  # not parsed: too large, a huge header
     container: str = ""
 
     def summary(self) -> str:
         refused = sum(self.refused.values())
-        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(self.refused.items()))
+        reasons = tally(self.refused)
         refused_text = f"; refused {refused}: {reasons}" if refused else "; refused 0"
         if self.kind == "mail":
+            messages = tally(self.refused_messages)
+            count = sum(self.refused_messages.values())
+            refused_messages = f", {count} refused ({messages})" if messages else ""
             return (
-                f"import mail: {self.items} messages ({self.container or 'none'}): {self.imported} imported, "
-                f"{self.known} already known, {self.unreadable} unreadable; {self.photos} photos accepted, "
+                f"import mail: {plural(self.items, 'message')} ({self.container or 'none'}): "
+                f"{self.imported} imported, {self.known} already known, {self.unreadable} unreadable"
+                f"{refused_messages}; {plural(self.photos, 'photo')} accepted, "
                 f"{self.located} with GPS{refused_text.replace('refused', 'refused attachments', 1)}"
             )
         return (
-            f"import photos: {self.items} files: {self.imported} imported "
+            f"import photos: {plural(self.items, 'file')}: {self.imported} imported "
             f"({self.imported - self.located} without GPS), {self.known} already known{refused_text}"
         )
 
@@ -81,6 +88,8 @@ class ImportReport:
         self.known += item.known
         self.unreadable += item.unreadable
         self.refused.update(item.refused)
+        if item.refused_message:
+            self.refused_messages[item.refused_message] += 1
         if outcome == NEW:
             self.imported += 1
             self.photos += len(item.photos)
@@ -116,7 +125,9 @@ def import_mail(config: Config, store: Store, path: Path, *, clock: Clock = _utc
     check = ImageCheck.from_config(config)
     policy = author_policy(config)
     report = ImportReport("mail", container=container)
-    items = read_mail(path, container, check, known=_known(store, MAIL), clock=clock)
+    items = read_mail(path, container, check, known=_known(store, MAIL), clock=clock,
+                      max_message_bytes=int(config.get("imports.max_message_bytes")),
+                      max_header_bytes=int(config.get("imports.max_header_bytes")))
     return _store_originals(store, policy, items, report)
 
 
@@ -146,16 +157,18 @@ class TwarcReport:
     retweets: int = 0  # retweets read (each stored as its original)
     original_unavailable: int = 0  # retweets whose original the archive does not hold
     malformed: int = 0  # tweets that could not be converted (no id, no time)
+    not_tagged: int = 0  # tweets without any of the configured hashtags (kept only with --all-tweets)
     bad_lines: int = 0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"import twarc: {self.source}: {self.lines} lines, {self.tweets} tweets, "
-                f"{self.new_posts} new posts, {self.updated_posts} edited, {self.duplicates} duplicates, "
-                f"{self.erased} erased earlier, "
-                f"{self.retweets} retweets "
+        return (f"import twarc: {self.source}: {plural(self.lines, 'line')}, {plural(self.tweets, 'tweet')}, "
+                f"{plural(self.new_posts, 'new post')}, {self.updated_posts} edited, "
+                f"{plural(self.duplicates, 'duplicate')}, {self.erased} erased earlier, "
+                f"{plural(self.retweets, 'retweet')} "
                 f"({self.original_unavailable} without their original), {self.opted_out} opted out, "
-                f"{self.malformed} malformed tweets, {self.bad_lines} bad lines")
+                f"{plural(self.malformed, 'malformed tweet')}, {self.not_tagged} without the hashtags, "
+                f"{plural(self.bad_lines, 'bad line')}")
 
     def add(self, page: TwarcPage) -> None:
         """Count what the harvester read for this page."""
@@ -165,6 +178,7 @@ class TwarcReport:
         self.opted_out += page.counts["opted_out"]
         self.original_unavailable += page.counts["original_unavailable"]
         self.malformed += page.counts["malformed"]
+        self.not_tagged += page.counts[NOT_TAGGED]
         self.bad_lines += page.bad_lines
         self.problems.extend(page.problems[: MAX_PROBLEMS - len(self.problems)])
 
@@ -177,15 +191,46 @@ def import_twarc(
     batch_size: int = 500,
     clock: Clock = _utcnow,
     progress: Callable[[TwarcReport], None] | None = None,
+    hashtags: Iterable[str] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> TwarcReport:
-    """Import one twarc2 JSONL file (``-`` for stdin); commits every ``batch_size`` tweets."""
+    """Import one twarc2 JSONL file (``-`` for stdin); commits every ``batch_size`` tweets. With
+    ``hashtags``, only tweets carrying one of them are stored (the others are counted)."""
     report = TwarcReport(source=str(path))
-    for page in read_twarc(path, batch_size=batch_size, clock=clock):
+    for page in read_twarc(path, batch_size=batch_size, clock=clock, hashtags=hashtags,
+                           max_line_bytes=max_line_bytes):
         report.add(page)
         _save(store, policy, page.records, report, clock())
         if progress and not page.last:
             progress(report)
     return report
+
+
+def import_twarc_files(
+    config: Config, store: Store, paths: Sequence[Path | str], *, all_tweets: bool = False,
+    clock: Clock = _utcnow,
+) -> list[TwarcReport]:
+    """Import twarc2 files in turn, keeping only tweets with a configured hashtag unless ``all_tweets``;
+    SourceError before anything is stored when a file (not ``-``) is missing or is a folder."""
+    missing = [str(p) for p in paths if str(p) != "-" and (not Path(p).exists() or Path(p).is_dir())]
+    if missing:
+        raise SourceError(f"no such archive file: {', '.join(missing)}", kind="file")
+    hashtags = None if all_tweets else config.hashtags
+    max_line_bytes = int(config.get("imports.max_line_bytes"))
+    policy = author_policy(config)
+    return [import_twarc(store, policy, path, clock=clock, hashtags=hashtags, max_line_bytes=max_line_bytes)
+            for path in paths]
+
+
+def twarc_total(reports: Sequence[TwarcReport]) -> TwarcReport:
+    """The reports of several files added up (``source`` names how many files)."""
+    total = TwarcReport(source=reports[0].source if len(reports) == 1 else f"{len(reports)} files")
+    for report in reports:
+        for name in ("lines", "tweets", "new_posts", "updated_posts", "duplicates", "erased", "opted_out",
+                     "retweets", "original_unavailable", "malformed", "not_tagged", "bad_lines"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        total.problems.extend(report.problems)
+    return total
 
 
 def _save(store: Store, policy: AuthorPolicy, batch: list[PostRecord], report: TwarcReport,

@@ -26,7 +26,7 @@ from hiljade.harvester.bluesky import BlueskySource, since_text
 from hiljade.harvester.bluesky_post import parse_time
 from hiljade.harvester.mastodon import MastodonSource, Page
 from hiljade.harvester.twitter import MAX_RESULTS, MIN_RESULTS, SearchPage, TwitterSource
-from hiljade.harvester.twitter_tweet import snowflake_time
+from hiljade.harvester.twitter_tweet import MALFORMED, snowflake_time
 from hiljade.models.ledger import Cursor, month_start, twitter_reads_this_month
 from hiljade.models.store import Store
 from hiljade.records import PostRecord
@@ -35,6 +35,7 @@ from hiljade.services.harvest import BUDGET_EXHAUSTED, End, Feed, Step
 log = logging.getLogger(__name__)
 # Recent search refuses a since_id older than its 7-day window; stay a little inside it.
 SINCE_ID_MAX_AGE = dt.timedelta(days=6, hours=23)
+STOPPED = "stopped so the run ends; the next run tries again"  # a server whose pages do not advance
 
 
 class MastodonPaging:
@@ -54,10 +55,15 @@ class MastodonPaging:
             if not page.ids:
                 cursor = cursor.moved(backfill_done=True, backfill_max_id=None)
                 return _mastodon_step(page, cursor, (), done=cursor.newest_id is None)
+            oldest, newest = min(page.ids, key=mastodon_id_order), max(page.ids, key=mastodon_id_order)
+            if cursor.backfill_max_id is not None and not _older(newest, cursor.backfill_max_id):
+                return End("error", f"{feed.server} does not page back through #{feed.hashtag}: asked "
+                                    f"for statuses older than {cursor.backfill_max_id}, it answered with "
+                                    f"{newest} (it ignores max_id?); {STOPPED}")
             reached_since = page.oldest_created_at is not None and page.oldest_created_at < self.since
             cursor = cursor.moved(
-                newest_id=cursor.newest_id or page.ids[0],
-                backfill_max_id=None if reached_since else page.ids[-1],
+                newest_id=cursor.newest_id or newest,
+                backfill_max_id=None if reached_since else oldest,
                 backfill_done=reached_since,
             )
             keep = tuple(p for p in page.posts if p.created_at >= self.since)
@@ -65,7 +71,12 @@ class MastodonPaging:
         page = client.tag_page(feed.hashtag, min_id=cursor.newest_id, limit=self.page_limit)
         if not page.ids:
             return _mastodon_step(page, cursor, (), done=True)
-        return _mastodon_step(page, cursor.moved(newest_id=page.ids[0]), page.posts, done=False)
+        newest = max(page.ids, key=mastodon_id_order)
+        if not _older(cursor.newest_id, newest):  # a cursor only moves forward
+            return End("error", f"{feed.server} answered #{feed.hashtag} statuses no newer than "
+                                f"{cursor.newest_id} when asked for newer ones (it ignores min_id?); "
+                                f"{STOPPED}")
+        return _mastodon_step(page, cursor.moved(newest_id=newest), page.posts, done=False)
 
     def outcome(self, feed: Feed, cursor: Cursor) -> End:
         if cursor.newest_id is None:
@@ -73,11 +84,23 @@ class MastodonPaging:
         return End("ok")
 
 
+def mastodon_id_order(status_id: str) -> tuple[int, str]:
+    """How a Mastodon-API server orders its ids: numeric strings (Mastodon, Takahē) by value, ULIDs
+    (GoToSocial) lexically; (length, text) does both for ids without leading zeros."""
+    return (len(status_id), status_id)
+
+
+def _older(a: str, b: str) -> bool:
+    """True when status id ``a`` comes strictly before ``b``."""
+    return mastodon_id_order(a) < mastodon_id_order(b)
+
+
 def _mastodon_step(page: Page, cursor: Cursor, posts: tuple[PostRecord, ...], *, done: bool) -> Step:
     return Step(
         posts=posts, cursor=cursor, done=done, requests=page.requests,
         rate_limit_waits=page.rate_limit_waits, waited_seconds=page.waited_seconds,
         oldest_created_at=page.oldest_created_at, opted_out=page.opted_out,
+        errors=len(page.malformed), skipped=page.malformed,
     )
 
 
@@ -124,6 +147,9 @@ class TwitterPaging:
                 cursor = cursor.moved(pagination_token=None)  # the pending id stays: the new walk covers it
         if not page.next_token:
             self._fresh.discard(key)  # the walk is over; the next one asks since the new newest id
+        elif page.next_token == cursor.pagination_token:
+            return End("error", f"X answered #{feed.hashtag} with the same next_token it was asked "
+                                f"with; {STOPPED}")
         return _twitter_step(page, cursor)
 
     def _since_id(self, cursor: Cursor, key: tuple[str, str], now: dt.datetime) -> str | None:
@@ -152,6 +178,7 @@ def _twitter_step(page: SearchPage, cursor: Cursor) -> Step:
         rate_limit_waits=page.rate_limit_waits, waited_seconds=page.waited_seconds,
         oldest_created_at=page.oldest_created_at, opted_out=page.opted_out,
         repeats=page.repeats + len(page.skipped), retweets=page.retweets,
+        skipped=tuple(reason for reason in page.skipped if reason.startswith(MALFORMED)),
     )
 
 
@@ -175,8 +202,13 @@ class BlueskyPaging:
         page = client.search_page(
             feed.hashtag, since=cursor.newest_id, cursor=cursor.pagination_token, limit=self.page_limit
         )
+        if page.cursor is not None and page.cursor == cursor.pagination_token:
+            return End("error", f"{feed.server} answered the #{feed.hashtag} search with the same cursor it "
+                                f"was asked with (the walk does not advance); {STOPPED}")
         times = page.sort_times
-        pending = [t for t in (parse_time(cursor.backfill_max_id), max(times, default=None)) if t is not None]
+        # the newest search time seen: the stored one counts too, so the cursor only moves forward
+        known = (parse_time(cursor.newest_id), parse_time(cursor.backfill_max_id), max(times, default=None))
+        pending = [t for t in known if t is not None]
         pending_text = since_text(max(pending)) if pending else None
         since = parse_time(cursor.newest_id)
         done = page.empty or page.cursor is None or (since is not None and bool(times) and min(times) < since)
@@ -189,7 +221,7 @@ class BlueskyPaging:
             posts=page.posts, cursor=cursor, done=done, requests=page.requests,
             rate_limit_waits=page.rate_limit_waits, waited_seconds=page.waited_seconds,
             oldest_created_at=min((p.created_at for p in page.posts), default=None),
-            opted_out=page.opted_out, errors=page.errors,
+            opted_out=page.opted_out, errors=page.errors, skipped=page.skipped,
         )
 
     def outcome(self, feed: Feed, cursor: Cursor) -> End:

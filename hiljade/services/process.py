@@ -10,21 +10,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, delete, select, update
 
 from hiljade.config import Config
-from hiljade.errors import GeocoderError, HiljadeError
-from hiljade.harvester.geocoder import Geocoder, cache_key, normalise_query
-from hiljade.harvester.media import MediaPolicy, fetch_media, media_session
-from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
-from hiljade.models.places import geocode_answer, save_geocode_answer
+from hiljade.errors import GeocoderError, HiljadeError, MediaRefused
+from hiljade.harvester.geocoder import cache_key, normalise_query
+from hiljade.models.places import GAZETTEER_WAITING, GEOCODER_WAITING
 from hiljade.models.schema import Media, Post, PostLocation, Sighting
 from hiljade.models.store import Store
 from hiljade.pipeline.duplicates import image_phash
@@ -32,14 +28,20 @@ from hiljade.pipeline.exif import ExifResult, read_exif
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.locate import Located, locate
 from hiljade.records import Candidate
+from hiljade.services import downloads
+from hiljade.services.downloads import CONFIG_REFUSALS, MediaFetcher, media_fetcher, media_settings_key
 from hiljade.services.duplicates import link_duplicates
-from hiljade.services.gazetteer import stored_gazetteer
+from hiljade.services.gazetteer import newest_gazetteer
+from hiljade.services.geocoding import StoredGeocodeCache, geocoder, record_geocoder_run
 from hiljade.services.sites import assign_sites
+from hiljade.wording import plural, plural_with, tally
 
 # Bump when the pipeline's answers change, so `hiljade process` looks at every post again.
 PIPELINE_VERSION = "1"
 KEEP_STATUSES = ("confirmed",)  # a reviewer's word stays, as do manual and reviewed sightings
-MediaFetcher = Callable[[str], tuple[str, bytes]]  # url -> (sha256, bytes)
+WAITING = {GEOCODER_WAITING: "the geocoder (the next process asks again)",
+           GAZETTEER_WAITING: "the gazetteer: run `hiljade gazetteer build FILE...`, then `hiljade process` "
+                              "places them"}
 
 
 @dataclass
@@ -49,6 +51,7 @@ class ProcessReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     media: Counter[str] = field(default_factory=Counter)
     geocoder_refused: int = 0
+    geocoder_failed: int = 0  # lookups that failed without a refusal (no network, timeout, 5xx)
     links: Counter[str] = field(default_factory=Counter)  # duplicate reports linked, by reason
     sites: str = ""  # what the site assignment did
 
@@ -58,12 +61,18 @@ class ProcessReport:
 
     def summary(self) -> str:
         o = self.outcomes
-        media = f", media {dict(self.media)}" if self.media else ""
-        refused = f", geocoder refused {self.geocoder_refused}x" if self.geocoder_refused else ""
-        links = f", duplicate links {dict(self.links)}" if self.links else ""
+        media = f"; media: {tally(self.media)}" if self.media else ""
+        refused = (f", geocoder refused {plural(self.geocoder_refused, 'time')}"
+                   if self.geocoder_refused else "")
+        refused += f", geocoder failed {plural(self.geocoder_failed, 'time')}" if self.geocoder_failed else ""
+        for outcome, what in WAITING.items():
+            if o[outcome]:  # "1 post waits for ...", "2 posts wait for ..."
+                refused += f"; {plural_with(o[outcome], 'post', 'waits', 'wait')} for {what}"
+        links = f"; duplicate links: {tally(self.links)}" if self.links else ""
         sites = f"; {self.sites}" if self.sites else ""
         return (
-            f"process: {self.posts} posts: {o['located']} located, {o['pending_review']} pending review, "
+            f"process: {plural(self.posts, 'post')}: {o['located']} located, "
+            f"{o['pending_review']} pending review, "
             f"{o['nothing']} nothing found, {o['outside_area']} outside the area"
             f" (pipeline {PIPELINE_VERSION}){media}{refused}{links}{sites}"
         )
@@ -138,6 +147,8 @@ class Processor:
         gazetteer_build: int | None = None,
         geocode: Callable[[str], list[Candidate]] | None = None,
         fetch_media: MediaFetcher | None = None,
+        geocode_cache: StoredGeocodeCache | None = None,
+        media_key: str | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.store = store
@@ -145,19 +156,42 @@ class Processor:
         self.gazetteer_build = gazetteer_build
         self.geocode = geocode
         self.fetch_media = fetch_media
+        self.geocode_cache = geocode_cache or StoredGeocodeCache(store)  # bound to each batch's transaction
+        self.media_key = media_key  # the media settings' fingerprint (see ``media_settings_key``)
         self.clock = clock
         self.report = ProcessReport()
+        self._geocoder_missed = False
 
     def pending_ids(self, *, reprocess: bool = False) -> list[int]:
-        """Ids of posts to look at: all with ``reprocess``, else those this pipeline version has not seen."""
+        """Ids of posts to look at: all with ``reprocess``; else the new ones, the waiting ones, those that
+        found nothing before this gazetteer, and those with media refused under other media settings."""
         p, pl = Post.__table__, PostLocation.__table__
         query = select(p.c.id).order_by(p.c.id)
         if not reprocess:
-            query = query.outerjoin(pl, pl.c.post_id == p.c.id).where(
-                (pl.c.post_id.is_(None)) | (pl.c.pipeline_version != PIPELINE_VERSION)
-            )
+            again = (pl.c.post_id.is_(None)) | (pl.c.pipeline_version != PIPELINE_VERSION)
+            again |= pl.c.outcome == GEOCODER_WAITING
+            if self.gazetteer_build is not None:
+                older = pl.c.gazetteer_build.is_(None) | (pl.c.gazetteer_build != self.gazetteer_build)
+                again |= pl.c.outcome.in_(("nothing", GAZETTEER_WAITING)) & older
+            query = query.outerjoin(pl, pl.c.post_id == p.c.id).where(again)
         with self.store.connect() as conn:
-            return list(conn.execute(query).scalars())
+            ids = set(conn.execute(query).scalars())
+            if not reprocess:
+                ids |= self._refused_media_posts(conn)
+        return sorted(ids)
+
+    def _refused_media_posts(self, conn: Connection) -> set[int]:
+        """Posts with media refused by the media settings, when the settings have changed since."""
+        if self.fetch_media is None or self.media_key is None:
+            return set()
+        m = Media.__table__
+        refused = m.c.sha256.is_(None) & m.c.exif.is_not(None) & (m.c.type == "image")
+        rows = conn.execute(select(m.c.post_id, m.c.exif).where(refused))
+        return {
+            post_id
+            for post_id, exif in rows
+            if isinstance(exif, dict) and exif.get("refused") and exif.get("media_settings") != self.media_key
+        }
 
     def run(
         self,
@@ -172,19 +206,32 @@ class Processor:
             if should_stop is not None and should_stop():
                 break
             chunk = ids[start : start + batch]
-            with self.store.transaction() as conn:
+            with self.store.transaction() as conn, self.geocode_cache.bound(conn):
                 results = []
                 media = self._images(conn, chunk)
                 for post_id, text, lat, lon, exif in self._posts(conn, chunk):
                     extra = stored_exif_candidates(exif) + platform_candidate(lat, lon)
                     extra += self._media_candidates(conn, media.get(post_id, []))
+                    self._geocoder_missed = False
                     located = locate(text or "", self.gazetteer, extra=extra, geocode=self._geocode)
+                    located = self._verdict(located)
                     results.append((post_id, located))
                     self.report.outcomes[located.outcome] += 1
                 self._save(conn, results)
             if progress:
                 progress(len(chunk))
         return self.report
+
+    def _verdict(self, located: Located) -> Located:
+        """Nothing found because the geocoder failed, or without a gazetteer: the post waits."""
+        if located.outcome not in ("nothing", "outside_area"):
+            return located
+        if self._geocoder_missed:
+            why = f"{located.reason}; the geocoder did not answer (asked again next time)"
+            return dataclasses.replace(located, outcome=GEOCODER_WAITING, reason=why)
+        if self.gazetteer_build is None and located.outcome == "nothing":
+            return dataclasses.replace(located, outcome=GAZETTEER_WAITING)
+        return located
 
     def _posts(self, conn: Connection, ids: Iterable[int]) -> list[Any]:
         p = Post.__table__
@@ -202,8 +249,12 @@ class Processor:
             return []
         try:
             return self.geocode(query)
-        except GeocoderError:
-            self.report.geocoder_refused += 1
+        except GeocoderError as exc:
+            self._geocoder_missed = True  # the post waits for the next run
+            if exc.refused:
+                self.report.geocoder_refused += 1
+            else:
+                self.report.geocoder_failed += 1
             return []
 
     def _images(self, conn: Connection, ids: Iterable[int]) -> dict[int, list[Any]]:
@@ -230,16 +281,21 @@ class Processor:
         return stored_exif_candidates(readings)
 
     def _download(self, conn: Connection, media_id: int, url: str) -> dict[str, Any] | None:
+        m = Media.__table__
         try:
             sha256, data = self.fetch_media(url)  # type: ignore[misc]
         except HiljadeError as exc:
-            self.report.media[type(exc).__name__] += 1
+            self.report.media[downloads.failure_words(exc)] += 1
+            if isinstance(exc, MediaRefused) and exc.reason in CONFIG_REFUSALS:
+                # the settings refused it: remember under which settings, to try again when they change
+                refusal = {"refused": exc.reason, "error": str(exc), "media_settings": self.media_key}
+                conn.execute(update(m).where(m.c.id == media_id).values(exif=refusal))
             return None
         self.report.media["downloaded"] += 1
         reading = dataclasses.asdict(read_exif(data, name=url)) | {"sha256": sha256}
         conn.execute(
-            update(Media.__table__)
-            .where(Media.__table__.c.id == media_id)
+            update(m)
+            .where(m.c.id == media_id)
             .values(sha256=sha256, phash=image_phash(data), exif=reading, downloaded_at=self.clock())
         )
         return reading
@@ -305,43 +361,6 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-class StoredGeocodeCache:
-    """The geocoder's cache in the store: every answer kept, "not found" (an empty list) included."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def get(self, key: str) -> list[dict[str, Any]] | None:
-        with self.store.connect() as conn:
-            return geocode_answer(conn, key)
-
-    def put(self, key: str, results: list[dict[str, Any]]) -> None:
-        with self.store.transaction() as conn:
-            save_geocode_answer(conn, key, results, dt.datetime.now(dt.UTC))
-
-
-def geocoder(config: Config, store: Store, area: BaseGeometry | None) -> Geocoder | None:
-    """The online geocoder fallback, or None when `geocoder.enabled` is false."""
-    section = dict(config.get("geocoder"))
-    if not section.get("enabled"):
-        return None
-    section["user_agent"] = section.get("user_agent") or config.get("user_agent")
-    return Geocoder.from_config(section, cache=StoredGeocodeCache(store), area=area)
-
-
-def media_fetcher(config: Config) -> MediaFetcher:
-    """Downloads one image under the configured media policy (one HTTP session for the run)."""
-    section = {k: v for k, v in config.get("media").items() if k != "download"}
-    policy = MediaPolicy.from_config({**section, "user_agent": config.get("user_agent")})
-    session = media_session(policy)
-
-    def fetch(url: str) -> tuple[str, bytes]:
-        got = fetch_media(url, policy, session=session)
-        return got.sha256, got.data
-
-    return fetch
-
-
 def process_pending(
     config: Config,
     store: Store,
@@ -352,13 +371,21 @@ def process_pending(
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ProcessReport:
-    """What `hiljade process` does, stoppable between batches; a geocoder that was asked (or refused
-    us) leaves a ledger row (source ``geocoder``, status ``ok`` or ``refused``) for `hiljade status`."""
-    build_id, places = stored_gazetteer(store)
-    coder = geocoder(config, store, places.area)
+    """What `hiljade process` does, stoppable between batches. Without a gazetteer it places what needs
+    none (EXIF, platform coordinates, links, coordinates, plus codes) and leaves the rest waiting; the
+    geocoder is asked only with a gazetteer, and leaves a ledger row for `hiljade status`."""
+    build_id, places = newest_gazetteer(config, store)
+    cache = StoredGeocodeCache(store)
+    coder = geocoder(config, cache, places.area if places else None) if build_id is not None else None
     fetch = media_fetcher(config) if config.get("media.download") and media else None
     processor = Processor(
-        store, places, gazetteer_build=build_id, geocode=coder.geocode if coder else None, fetch_media=fetch
+        store,
+        places,
+        gazetteer_build=build_id,
+        geocode=coder.geocode if coder else None,
+        fetch_media=fetch,
+        geocode_cache=cache,
+        media_key=media_settings_key(config),
     )
     started = dt.datetime.now(dt.UTC)
     report = processor.run(
@@ -368,16 +395,6 @@ def process_pending(
         settings = dict(config.get("sites"))
         report.links = link_duplicates(conn, settings, dt.datetime.now(dt.UTC))
         report.sites = assign_sites(conn, settings, dt.datetime.now(dt.UTC)).summary()
-    if coder is not None and (coder.requests_made or coder.refusal is not None):
-        with store.transaction() as conn:
-            row = start_run(conn, str(uuid.uuid4()), Cursor("geocoder", coder.settings.url, ""), started)
-            add_to_run(conn, row, requests=coder.requests_made, errors=report.geocoder_refused)
-            refused = coder.refusal is not None
-            finish_run(
-                conn,
-                row,
-                "refused" if refused else "ok",
-                dt.datetime.now(dt.UTC),
-                message=str(coder.refusal) if refused else None,
-            )
+    if coder is not None:
+        record_geocoder_run(store, coder, report.geocoder_refused + report.geocoder_failed, started)
     return report

@@ -4,17 +4,24 @@ Posts are taken oldest ``checked_at`` first (never checked before all), only whe
 ``recheck.min_age`` and not checked within ``recheck.every``, ``recheck.batch_size`` at a time.
 Each batch holds the run lock while it asks and writes, so a harvest waits at most one batch.
 
-Verdicts: a status the server answers 404/410 for is *deleted* and erased (``hiljade.models.erasure``);
+Verdicts: a status the server answers 404/410 for is *deleted* and erased (``hiljade.models.erasure``):
+the post's home server (the host of its uri) is asked when it was seen there, and its word alone
+counts; otherwise every server that had the post is asked, and all must answer 404/410 (see
+``services.checkers.MastodonChecker``);
 one whose author has since opted out is erased too; a newer ``edited_at`` updates the text through
-``save_post`` (the earlier text is kept as a version); anything else that answers is *unchanged*.
-A 401, 403, 429, timeout, 5xx or a broken answer means *could not check*: nothing is written for
-that post and the next run asks again.
+``save_post`` (the earlier text is kept as a version), unless the edit removed every campaign
+hashtag (``hashtags``): then the author has *withdrawn* the post and it is erased like a deletion;
+anything else that answers is *unchanged*. A 401, 403, 429, timeout, 5xx, a broken answer, or a
+404 from a server that no longer answers as a fediverse server means *could not check*: nothing
+is written for that post and the next run asks again.
 
 The ledger gets one ``harvest_runs`` row per run and server (source ``recheck``, hashtag ``""``):
 ``pages`` = batches, ``requests``, ``updated_posts`` = edits, ``duplicates`` = unchanged,
-``opted_out`` = erased because the author opted out, ``erased_posts`` = deleted on the platform and
-erased here, ``errors`` = could not check, and ``error_message`` = the tally in words
-("3 deleted and erased, ..."). Each erasure also has its
+``opted_out`` = erased because the author opted out, ``erased_posts`` = deleted on the platform or
+withdrawn by an edit, and erased here, ``errors`` = could not check, and ``error_message`` = the
+tally in words ("3 deleted and erased, ..."). The row's status is ``ok`` when every post was
+checked, ``partial`` when some could not be (`hiljade status` warns), and the failure's kind when
+none could. Each erasure also has its
 ``review_log`` row (action ``erase``, reviewer ``recheck``, ``details.run_id``).
 """
 
@@ -35,13 +42,14 @@ from hiljade.config import Config, parse_duration
 from hiljade.errors import LockBusy
 from hiljade.models.erasure import erase_post
 from hiljade.models.ledger import Cursor, add_to_run, finish_run, start_run
-from hiljade.models.posts import UPDATED, AuthorPolicy, save_post
+from hiljade.models.posts import UPDATED, WITHDRAWN, AuthorPolicy
 from hiljade.models.schema import Post, PostCopy
 from hiljade.models.store import Store
 from hiljade.services.checkers import DELETED, UNCHECKED, Check, Checker, PostRef
-from hiljade.services.harvest import utcnow
+from hiljade.services.harvest import store_post, utcnow
 from hiljade.services.process import geocoder_cache_prefix
 from hiljade.services.store import author_policy
+from hiljade.wording import plural
 
 log = logging.getLogger(__name__)
 SOURCE = "recheck"
@@ -61,8 +69,9 @@ class RecheckReport:
     def summary(self) -> str:
         c = self.counts
         text = (
-            f"recheck: {c['checked']} posts in {self.batches} batches ({self.requests} requests): "
-            f"{c['deleted']} deleted and erased, {c['opted_out']} opted out and erased, "
+            f"recheck: {plural(c['checked'], 'post')} in {plural(self.batches, 'batch', 'batches')} "
+            f"({plural(self.requests, 'request')}): "
+            f"{c['deleted']} deleted and erased, {c['opted_out']} opted out and erased, {_withdrawn(c)}"
             f"{c['edited']} edited, {c['unchanged']} unchanged, {c['unchecked']} could not be checked"
         )
         if self.stopped:
@@ -88,8 +97,10 @@ class Rechecker:
         lock: Callable[[], contextlib.AbstractContextManager[Any]] = _NO_LOCK,
         clock: Callable[[], dt.datetime] = utcnow,
         should_stop: Callable[[], bool] | None = None,
+        campaign: Sequence[str] = (),
     ) -> None:
         self.store, self.policy, self.checkers = store, policy, dict(checkers)
+        self.campaign = tuple(campaign)  # the configured hashtags: an edit that drops them all withdraws
         self.batch_size, self.min_age, self.every = batch_size, min_age, every
         self.lock, self.clock, self.should_stop = lock, clock, should_stop
         self.run_id = str(uuid.uuid4())
@@ -192,7 +203,10 @@ class Rechecker:
             return "opted_out", "", ""
         if record.uri != ref.uri:  # the server answered with another post: trust nothing
             return "unchecked", "error", f"{check.server} answered with a different post"
-        outcome = save_post(conn, record, self.policy, now)
+        outcome = store_post(conn, record, self.policy, now, campaign=self.campaign, reviewer="recheck",
+                             details=details)
+        if outcome == WITHDRAWN:
+            return "withdrawn", "", ""
         p = Post.__table__
         conn.execute(update(p).where(p.c.id == ref.post_id).values(checked_at=now))
         return ("edited" if outcome == UPDATED else "unchanged"), "", ""
@@ -207,18 +221,24 @@ class Rechecker:
         total.update(tally)
         add_to_run(conn, row, pages=1 if tally else 0, requests=tally["requests"],
                    updated_posts=tally["edited"], duplicates=tally["unchanged"],
-                   opted_out=tally["opted_out"], erased_posts=tally["deleted"], errors=tally["unchecked"])
+                   opted_out=tally["opted_out"], erased_posts=tally["deleted"] + tally["withdrawn"],
+                   errors=tally["unchecked"])
         failures = self._failures.get(server, Counter())
         answered = total["checked"] - total["unchecked"]
-        status = failures.most_common(1)[0][0] if failures and not answered else "ok"
+        status = (failures.most_common(1)[0][0] if not answered else "partial") if failures else "ok"
         message = note or (
             f"{total['checked']} checked: {total['deleted']} deleted and erased, "
-            f"{total['opted_out']} opted out and erased, {total['edited']} edited, "
+            f"{total['opted_out']} opted out and erased, {_withdrawn(total)}{total['edited']} edited, "
             f"{total['unchanged']} unchanged, {total['unchecked']} could not be checked"
         )
         if server in self._first_failure:
             message += f" (first failure: {self._first_failure[server][:300]})"
         finish_run(conn, row, status, now, message=message)
+
+
+def _withdrawn(counts: Counter[str]) -> str:
+    """The words for posts withdrawn by an edit that removed the campaign hashtag (none: no words)."""
+    return f"{counts['withdrawn']} withdrawn by their authors and erased, " if counts["withdrawn"] else ""
 
 
 def _refs(conn: Connection, ids: Sequence[int], due: Any) -> list[PostRef]:
@@ -253,4 +273,5 @@ def rechecker_from_config(
         every=dt.timedelta(seconds=parse_duration(config.get("recheck.every"))),
         lock=lock,
         should_stop=should_stop,
+        campaign=config.hashtags,
     )

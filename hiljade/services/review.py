@@ -22,6 +22,7 @@ from hiljade.errors import ReviewError
 from hiljade.models.schema import ReviewLog, Sighting, Site
 from hiljade.pipeline.sites import Point, SiteSettings, cluster
 from hiljade.services.sites import assign_sites, refresh_sites
+from hiljade.wording import listed, plural
 
 REVIEWER_ENV = "HILJADE_REVIEWER"
 MANUAL_PRECISION_M = 5.0
@@ -244,7 +245,7 @@ class Review:
         self._log("merge", "site", keep_id, reason, details)
         self._log("merged_into", "site", other_id, reason, details)
         return Decision("merge", "site", keep_id,
-                        f"site {other_id} merged into site {keep_id}: {len(moved)} sightings moved",
+                        f"site {other_id} merged into site {keep_id}: {plural(len(moved), 'sighting')} moved",
                         (keep_id, other_id))
 
     def split(
@@ -266,16 +267,19 @@ class Review:
         ).all()
         ids = [m.id for m in members]
         if len(members) < 2:
-            raise ReviewError(f"site {site_id} has {len(members)} sighting(s); there is nothing to split")
+            raise ReviewError(
+                f"site {site_id} has {plural(len(members), 'sighting')}; there is nothing to split")
         if sighting_ids:
             named = sorted(set(sighting_ids))
             strangers = [i for i in named if i not in ids]
             if strangers:
-                raise ReviewError(f"sighting(s) {strangers} are not in site {site_id} (its sightings: {ids})")
+                raise ReviewError(f"{'sighting' if len(strangers) == 1 else 'sightings'} {listed(strangers)} "
+                                  f"{'is' if len(strangers) == 1 else 'are'} not in site {site_id} "
+                                  f"(its sightings: {listed(ids)})")
             if len(named) == len(ids):
                 raise ReviewError(f"naming every sighting of site {site_id} splits nothing; leave some in it")
             groups = [[i for i in ids if i not in named], named]
-            rule = f"sightings {named} to a new site"
+            rule = f"{'sighting' if len(named) == 1 else 'sightings'} {listed(named)} to a new site"
         else:
             radius = float(radius_m) if radius_m is not None else SiteSettings.of(self.settings).radius_m / 2
             if not (math.isfinite(radius) and radius > 0):
@@ -302,7 +306,8 @@ class Review:
         for new_id in new_sites:
             self._log("split_from", "site", new_id, reason, {**details, "from": site_id})
         return Decision("split", "site", site_id,
-                        f"site {site_id} split ({rule}): new sites {', '.join(map(str, new_sites))}",
+                        f"site {site_id} split ({rule}): new {'site' if len(new_sites) == 1 else 'sites'} "
+                        f"{listed(new_sites)}",
                         (site_id, *new_sites))
 
     # ---- internals -------------------------------------------------------------------------------

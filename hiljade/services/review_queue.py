@@ -6,18 +6,24 @@ import datetime as dt
 from collections.abc import Callable
 
 from hiljade.config import Config
-from hiljade.models.review_queue import QueueItem, SightingView, describe, queue, render
+from hiljade.models.review_queue import QueueItem, SightingView, describe, queue, queue_size, quoted, render
 from hiljade.models.store import Store
 from hiljade.services.gazetteer import load_area
 from hiljade.services.review import Decision, Review
 
-__all__ = ["decide", "render", "sighting_view", "waiting"]
+__all__ = ["decide", "quoted", "render", "sighting_view", "waiting", "waiting_total"]
 
 
 def waiting(store: Store, *, status: str = "pending_review", limit: int | None = None) -> list[QueueItem]:
     """Sightings with ``status`` that wait for a reviewer, oldest first."""
     with store.connect() as conn:
         return queue(conn, status=status, limit=limit)
+
+
+def waiting_total(store: Store, *, status: str = "pending_review") -> int:
+    """How many sightings with ``status`` wait in all (what ``waiting`` lists without a limit)."""
+    with store.connect() as conn:
+        return queue_size(conn, status=status)
 
 
 def sighting_view(store: Store, sighting_id: int) -> SightingView:

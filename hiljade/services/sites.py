@@ -25,6 +25,7 @@ from hiljade.models.store import Store
 from hiljade.pipeline import sites as clustering
 from hiljade.pipeline.attributes import camera_attributes, merge_attributes
 from hiljade.pipeline.sites import Point, SiteRecord, SiteSettings
+from hiljade.wording import plural
 
 NAMED = {"type": 32, "mount": 32, "model": 64}  # attribute -> its column width
 
@@ -46,8 +47,10 @@ class SiteCounts:
         """The one-line report, e.g. for `hiljade sites update` (verb "update") or "recluster"."""
         rebuilt = verb == "recluster"
         return (
-            f"sites {verb}: {self.sites_before} -> {self.sites_after} sites; {self.assigned} sightings "
-            f"{'moved' if rebuilt else 'assigned'}, {self.detached} detached; {self.created} sites new, "
+            f"sites {verb}: {self.sites_before} -> {plural(self.sites_after, 'site')}; "
+            f"{plural(self.assigned, 'sighting')} {'moved' if rebuilt else 'assigned'}, "
+            f"{self.detached} detached; "
+            f"{plural(self.created, 'site')} new, "
             f"{self.removed} removed{f', {self.pinned} kept as reviewed' if rebuilt else ''} "
             f"(radius {self.radius_m:g} m)"
         )

@@ -8,17 +8,26 @@ Feeds are the ``harvest_runs`` ledger's (source, server, hashtag) triples (``hil
 .last_runs``), plus configured Mastodon feeds that never ran. Warnings, each with a ``kind``:
 
 - ``failed``: the newest run(s) of a feed failed (``FAILED``), with how many in a row;
+- ``unchecked``: the newest `hiljade recheck` run of a server could not check some of its posts
+  (status ``partial``): their deletions and withdrawals are not honoured until a run can;
+- ``skipped``: the newest run of a feed skipped posts it could not read or store (a malformed
+  or unstorable status), counted in ``errors`` and described in its message;
 - ``empty``: a feed that answered but has never returned a post (a server that closed its
   public hashtag feeds often looks like this);
 - ``stuck``: a run still ``running`` long after it started (``STALE_RUNNING``);
+- ``interrupted``: the newest run of a feed died (killed or crashed) before it finished; the next
+  run that took the run lock marked it ``interrupted``. Every interrupted run of the last
+  ``INTERRUPTED_SHOWN`` is listed below the table (and under ``interrupted`` in JSON), warning or not;
 - ``silent``: no new post for ``sources.<source>.empty_feed_warning_days``;
 - ``overdue``: an enabled source not harvested for 4 intervals (at least 6 hours): is
   `hiljade run` or cron still running?;
 - ``never``: an enabled X/Twitter or Bluesky source with no run at all;
 - ``twitter_cap``: posts read from X this calendar month (harvest and recheck, from the ledger)
   at ``cap_warning_share`` of ``sources.twitter.monthly_cap`` or more;
-- ``geocoder_refused``: the newest geocoder row (written by `hiljade run`'s process job) says it
+- ``geocoder_refused``: the newest geocoder row (written by `hiljade process`) says it
   refused us;
+- ``geocoder_unavailable``: the newest geocoder row says it did not answer (no network, a timeout,
+  a 5xx): the posts waiting for it (``waiting``) are asked about again by the next `hiljade process`;
 - ``lock_held``: the run lock has been held longer than ``STALE_RUNNING``.
 """
 
@@ -33,14 +42,17 @@ from sqlalchemy import Connection, select
 
 from hiljade.config import Config, normalize_api_url, parse_duration
 from hiljade.errors import ConfigError
-from hiljade.models.ledger import last_runs, twitter_reads_this_month
-from hiljade.models.posts import copies_per_server
+from hiljade.models.ledger import INTERRUPTED, interrupted_since, last_runs, twitter_reads_this_month
+from hiljade.models.places import GAZETTEER_WAITING, GEOCODER_WAITING, waiting_posts
+from hiljade.models.posts import copies_per_server, disagreeing_copies
 from hiljade.models.runlock import Holder, lock_holder
 from hiljade.models.schema import HarvestCursor, HarvestRun
 from hiljade.models.store import Store
+from hiljade.wording import plural, plural_with
 
 FAILED = ("auth_error", "not_found", "rate_limited", "unavailable", "error")
 STALE_RUNNING = dt.timedelta(hours=6)
+INTERRUPTED_SHOWN = dt.timedelta(days=7)  # interrupted runs this recent are listed
 SPECIAL = ("geocoder",)  # ledger sources that are not feeds
 OVERDUE_FACTOR = 4
 OVERDUE_MINIMUM = dt.timedelta(hours=6)
@@ -62,11 +74,13 @@ class Status:
 
     feeds: list[dict[str, Any]] = field(default_factory=list)
     geocoder: list[dict[str, Any]] = field(default_factory=list)
+    waiting: dict[str, int] = field(default_factory=dict)  # posts waiting for the geocoder, the gazetteer
     twitter: dict[str, Any] | None = None
     lock: Holder | None = None
     alerts: list[Alert] = field(default_factory=list)
     posts: list[dict[str, Any]] = field(default_factory=list)  # post copies per (platform, server)
     runs: list[dict[str, Any]] = field(default_factory=list)  # the newest ledger row of every feed
+    interrupted: list[dict[str, Any]] = field(default_factory=list)  # runs that died, newest first
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (times as ISO strings)."""
@@ -74,8 +88,13 @@ class Status:
             {
                 "feeds": self.feeds,
                 "geocoder": self.geocoder,
+                "waiting": self.waiting,
                 "twitter": self.twitter,
                 "lock": self.lock.as_dict() if self.lock else None,
+                "interrupted": [
+                    {k: row[k] for k in ("source", "server", "hashtag", "started_at", "error_message")}
+                    for row in self.interrupted
+                ],
                 "warnings": [asdict(a) for a in self.alerts],
             }
         )
@@ -86,7 +105,8 @@ def collect_status(
 ) -> Status:
     """The status of every feed, the X budget, the geocoder and the lock, with the warnings."""
     runs = last_runs(conn)
-    status = Status(lock=lock, posts=copies_per_server(conn), runs=runs)
+    status = Status(lock=lock, posts=copies_per_server(conn), runs=runs,
+                    interrupted=interrupted_since(conn, now - INTERRUPTED_SHOWN))
     cursors = {
         (r.source, r.server, r.hashtag): r
         for r in conn.execute(select(HarvestCursor.__table__))
@@ -113,13 +133,28 @@ def collect_status(
         if config.get(f"sources.{source}.enabled") and not any(f["source"] == source for f in status.feeds):
             status.alerts.append(Alert("never", source, f"{source}: enabled but never harvested; run "
                                        f"`hiljade run` (or harvest it from cron)"))
+    for row in disagreeing_copies(conn):
+        copies = "1 post copy disagrees" if row["copies"] == 1 else f"{row['copies']} post copies disagree"
+        status.alerts.append(Alert(
+            "copies_disagree", row["server"],
+            f"{row['platform']} {row['server']}: {copies} with the post as stored (another "
+            "text, hashtags or media under the post's address); they are kept apart, not merged: "
+            "`hiljade review show` names them"))
     status.twitter = _twitter(conn, config, now, status.alerts)
+    status.waiting = waiting_posts(conn)
+    waiting = status.waiting[GEOCODER_WAITING]
     for row in status.geocoder:
         if row["status"] == "refused":
             status.alerts.append(Alert(
                 "geocoder_refused", row["server"],
                 f"geocoder {row['server']} refused us at {row['started_at']:%Y-%m-%d %H:%M}Z: "
                 f"{row['error_message']}; check geocoder.user_agent and the service's usage policy"))
+        elif row["status"] == "unavailable":
+            status.alerts.append(Alert(
+                "geocoder_unavailable", row["server"],
+                f"geocoder {row['server']} did not answer at {row['started_at']:%Y-%m-%d %H:%M}Z "
+                f"({row['error_message']}); {plural_with(waiting, 'post', 'waits', 'wait')} for the "
+                "geocoder, and the next `hiljade process` asks again"))
     if lock is not None and lock.since is not None and now - lock.since > STALE_RUNNING:
         status.alerts.append(Alert("lock_held", "run lock", f"the run lock is held {lock.describe()}: "
                                    "a stuck run blocks every harvest; check that process"))
@@ -151,9 +186,21 @@ def _feed_alerts(run: dict[str, Any], config: Config, now: dt.datetime) -> list[
         what = "the last run" if times == 1 else f"the last {times} runs in a row"
         said = f"{name}: {what} failed ({run['status']}): {run['error_message']}"
         alerts.append(Alert("failed", name, said))
+    elif source == "recheck" and run.get("errors"):
+        unchecked = plural(run["errors"], "post")
+        alerts.append(Alert("unchecked", name, f"{name}: the last recheck could not check {unchecked}; their "
+                                               "deletions wait until a recheck can ask: "
+                                               f"{run['error_message']}"))
     elif run["status"] == "empty":
         alerts.append(Alert("empty", name, f"{name}: the feed answers but has never returned a post; is it "
                                            "still public on that server?"))
+    elif run["status"] == INTERRUPTED:
+        started = f"{run['started_at']:%Y-%m-%d %H:%M}Z"
+        alerts.append(Alert("interrupted", name, f"{name}: the run started {started} was interrupted (killed "
+                                                 "or crashed) before it finished; the next run resumes from "
+                                                 "its cursor"))
+    elif run["status"] != "running" and run.get("errors"):
+        alerts.append(Alert("skipped", name, f"{name}: in the last run, {run['error_message']}"))
     elif run["status"] == "running" and now - run["started_at"] > STALE_RUNNING:
         alerts.append(Alert("stuck", name, f"{name}: a run started {run['started_at']:%Y-%m-%d %H:%M}Z never "
                                            "finished"))
@@ -165,7 +212,8 @@ def _feed_alerts(run: dict[str, Any], config: Config, now: dt.datetime) -> list[
     days = section["empty_feed_warning_days"]
     newest = run.get("last_post_at")
     if newest is not None and now - newest > dt.timedelta(days=days):
-        alerts.append(Alert("silent", name, f"{name}: no new post for {(now - newest).days} days (since "
+        quiet = plural((now - newest).days, "day")
+        alerts.append(Alert("silent", name, f"{name}: no new post for {quiet} (since "
                                             f"{newest:%Y-%m-%d}; sources.{source}.empty_feed_warning_days is "
                                             f"{days}); check that the feed still answers"))
     interval = dt.timedelta(seconds=parse_duration(section["interval"]))
@@ -207,23 +255,31 @@ def status_report(config: Config, store: Store, *, now: dt.datetime | None = Non
         return collect_status(conn, config, now=now or dt.datetime.now(dt.UTC), lock=holder)
 
 
+def feed_name(feed: dict[str, Any]) -> str:
+    """A feed as people read it: ``mastodon https://server #tag`` (no ``#`` without a hashtag)."""
+    return f"{feed['source']} {feed['server'] or '-'}" + (f" #{feed['hashtag']}" if feed["hashtag"] else "")
+
+
 def stats_warnings(status: Status, *, now: dt.datetime, quiet_days: int) -> list[str]:
     """The warnings of `hiljade stats`: failed, empty and stuck feeds, and feeds quiet for ``quiet_days``."""
     last_post = {(f["source"], f["server"], f["hashtag"]): f.get("last_post_at") for f in status.feeds}
     warnings = []
     for run in status.runs:
-        name = f"{run['source']} {run['server']} #{run['hashtag']}"
+        name = feed_name(run)
         state = run["status"]
         if state in FAILED:
             warnings.append(f"{name}: last run failed ({state}): {run['error_message']}")
         elif state == "empty":
             warnings.append(f"{name}: the tag feed returned nothing at all; is it public on that server?")
+        elif state == INTERRUPTED:
+            warnings.append(f"{name}: the run started {run['started_at']:%Y-%m-%d %H:%M} was interrupted "
+                            "(killed or crashed) before it finished")
         elif state == "running" and now - run["started_at"] > STALE_RUNNING:
             warnings.append(f"{name}: a run started {run['started_at']:%Y-%m-%d %H:%M} never finished")
         newest = last_post.get((run["source"], run["server"], run["hashtag"]))
         if newest is not None and now - newest > dt.timedelta(days=quiet_days):
             warnings.append(
-                f"{name}: no new post for {(now - newest).days} days (since {newest:%Y-%m-%d}); "
+                f"{name}: no new post for {plural((now - newest).days, 'day')} (since {newest:%Y-%m-%d}); "
                 "check that the feed still answers"
             )
     return warnings
@@ -253,9 +309,16 @@ def table_lines(status: Status) -> list[str]:
         cap = f" of {tw['monthly_cap']}" if tw["monthly_cap"] else ""
         lines.append(f"X/Twitter: {tw['read_this_month']}{cap} posts read since {tw['since']:%Y-%m-%d}")
     for row in status.geocoder:
-        note = f": {row['error_message']}" if row["status"] == "refused" else ""
+        note = f": {row['error_message']}" if row["status"] in ("refused", "unavailable") else ""
         lines.append(f"geocoder {row['server']}: {row['status']} at {row['started_at']:%Y-%m-%d %H:%M}Z, "
                      f"{row['requests']} requests{note}")
+    for row in status.interrupted:
+        tag = f" #{row['hashtag']}" if row["hashtag"] else ""
+        lines.append(f"interrupted: {row['source']} {row['server']}{tag}: the run started "
+                     f"{row['started_at']:%Y-%m-%d %H:%M}Z ended before it finished (killed or crashed)")
+    for outcome, what in ((GEOCODER_WAITING, "the geocoder"), (GAZETTEER_WAITING, "a gazetteer")):
+        if status.waiting.get(outcome):
+            lines.append(f"posts waiting for {what}: {status.waiting[outcome]}")
     lines.append(f"run lock: held {status.lock.describe()}" if status.lock else "run lock: free")
     return lines
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from hiljade.config import Config
+from hiljade.errors import StoreError
+from hiljade.models.ledger import interrupt_running
 from hiljade.models.posts import AuthorPolicy
 from hiljade.models.runlock import RunLock, run_lock
 from hiljade.models.store import Store
@@ -42,9 +47,25 @@ def author_policy(config: Config) -> AuthorPolicy:
     )
 
 
+@contextlib.contextmanager
 def hold_run_lock(
     config: Config, command: str, *, wait: float, should_stop: Callable[[], bool] | None = None
-) -> AbstractContextManager[RunLock]:
+) -> Iterator[RunLock]:
     """The run lock of the configured database for ``command`` (one writer at a time); LockBusy names
-    the holder when it is not free within ``wait`` seconds (or once ``should_stop`` says so)."""
-    return run_lock(config.database_url, command=command, wait=wait, should_stop=should_stop)
+    the holder when it is not free within ``wait`` seconds (or once ``should_stop`` says so). Once it
+    is taken, ledger rows left ``running`` by a run that died are marked ``interrupted``."""
+    with run_lock(config.database_url, command=command, wait=wait, should_stop=should_stop) as lock:
+        interrupt_dead_runs(config, command)
+        yield lock
+
+
+def interrupt_dead_runs(config: Config, command: str) -> int:
+    """Mark the ledger rows of runs that died ``interrupted`` (call it holding the run lock)."""
+    store = open_store(config, check=False)
+    try:
+        with store.transaction() as conn:
+            return interrupt_running(conn, dt.datetime.now(dt.UTC), by=command)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot write the ledger of {store.safe_url}: {exc}") from exc
+    finally:
+        store.close()

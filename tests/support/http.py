@@ -8,6 +8,7 @@ closes the socket and waits for the serving thread.
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -55,3 +56,38 @@ class LocalServer(ThreadingHTTPServer):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class TrickleHandler(QuietHandler):
+    """Answers every GET and POST too slowly: one byte each ``server.interval`` seconds (default 1),
+    at most ``server.max_bytes`` of them (default 40). ``server.trickle`` says what trickles:
+    ``headers`` (the status line and headers), ``body`` (a body with a Content-Length it never
+    reaches) or ``body_no_length`` (a body that would end when the connection closes); ``quick``
+    answers ``[]`` at once and keeps the connection open."""
+
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        mode = getattr(self.server, "trickle", "body")
+        if mode == "quick":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 2\r\n\r\n[]")
+            self.close_connection = False
+            return
+        interval = getattr(self.server, "interval", 1.0)
+        limit = getattr(self.server, "max_bytes", 40)
+        body = b"[" + b" " * limit + b"]"
+        length = f"Content-Length: {len(body)}\r\n" if mode == "body" else ""
+        head = f"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n{length}\r\n".encode()
+        slow, fast = (head, b"") if mode == "headers" else (body, head)
+        try:
+            self.wfile.write(fast)
+            self.wfile.flush()
+            for byte in slow[:limit]:
+                time.sleep(interval)
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        except OSError:
+            return  # the client gave up: that is the point
+
+    do_POST = do_GET

@@ -309,3 +309,24 @@ def _new_id(moment: datetime, i: int, rng: random.Random, id_style: str) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def homed_statuses(home: str, n: int = 6, *, seed: int = 41) -> list[dict[str, Any]]:
+    """``n`` statuses by local accounts of the server at ``home``: their uris name that server."""
+    made = make_statuses(n * 3, seed=seed, server=home, opt_outs=False, extras=False)
+    return [s for s in made if s["uri"].startswith(home + "/")][:n]
+
+
+def hostile_copy(status: dict[str, Any], server: str, status_id: str = "770001") -> dict[str, Any]:
+    """What a hostile ``server`` serves under another server's ``status`` uri: other text, an extra
+    hashtag, an attachment of its own and a later ``edited_at``."""
+    fake = copy.deepcopy(status)
+    fake.update(id=status_id, content="<p>Lažna vest: kamera je uklonjena #hiljadekamera #prevara</p>",
+                edited_at="2031-05-05T00:00:00.000Z",
+                tags=[{"name": "hiljadekamera", "url": f"{server}/tags/hiljadekamera"},
+                      {"name": "prevara", "url": f"{server}/tags/prevara"}])
+    media = copy.deepcopy(TEMPLATE_MEDIA)
+    media.update(id="880001", url=f"{server}/system/lazna.jpg", preview_url=f"{server}/system/lazna-s.jpg",
+                 remote_url=None, description="lažna slika")
+    fake["media_attachments"] = [media]
+    return fake

@@ -8,13 +8,18 @@ when the page is not empty; ``X-RateLimit-*`` headers. Ids are opaque strings or
 integers when all are numeric, else lexically (GoToSocial's ULIDs).
 
 Faults are consumed one per request (instance endpoints excepted unless ``faults_on_instance``):
-``("status", code[, headers dict][, body str])``, ``("truncate",)`` (JSON cut in half, consistent
-Content-Length), ``("disconnect",)`` (Content-Length promises more than is sent), ``("reset",)``
-(connection closed without an answer), ``("hang", seconds)`` (answer only after ``seconds``).
+``("status", code[, headers dict][, body str])`` (a Content-Type in the headers replaces the one
+guessed from the body), ``("truncate",)`` (JSON cut in half, consistent Content-Length),
+``("disconnect",)`` (Content-Length promises more than is sent), ``("reset",)`` (connection closed
+without an answer), ``("hang", seconds)`` (answer only after ``seconds``).
 
 Options: ``reset_format`` "iso" (Mastodon) or "epoch" (GoToSocial) for X-RateLimit-Reset;
 ``list_boosts`` lists a boost when its original holds the tag (real Mastodon never does);
-``clock`` drives the rate-limit window and the Date header (pass a fake clock with a fake sleep).
+``clock`` drives the rate-limit window and the Date header (pass a fake clock with a fake sleep);
+``instance_paths`` the exact paths that answer an instance document (default: ``/api/v1/instance``
+and ``/api/v2/instance``, with or without a trailing slash, as Mastodon; Takahē answers only the
+forms without a slash, its slash forms are an HTML 404); ``nodeinfo`` serves
+``/.well-known/nodeinfo`` and the NodeInfo 2.0 document it links.
 """
 
 from __future__ import annotations
@@ -49,12 +54,14 @@ class MastodonStandIn:
                  page_limit_max: int = 40, rate_limit: int | None = 300, rate_window: float = 300.0,
                  require_token: str | None = None,
                  send_ratelimit_headers: bool = True, reset_format: str = "iso", list_boosts: bool = False,
-                 faults_on_instance: bool = False, clock: Callable[[], float] = time.time) -> None:
+                 faults_on_instance: bool = False, clock: Callable[[], float] = time.time,
+                 instance_paths: tuple[str, ...] | None = None, nodeinfo: bool = False) -> None:
         self.page_limit_default, self.page_limit_max = page_limit_default, page_limit_max
         self.rate_limit, self.rate_window = rate_limit, rate_window
         self.require_token, self.send_ratelimit_headers = require_token, send_ratelimit_headers
         self.reset_format, self.list_boosts = reset_format, list_boosts
         self.faults_on_instance = faults_on_instance
+        self.instance_paths, self.nodeinfo = instance_paths, nodeinfo
         self.clock = clock
         self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
         self.faults = FaultQueue()
@@ -90,6 +97,13 @@ class MastodonStandIn:
         """Add (or replace) a status; later requests see it."""
         with self._lock:
             self._statuses[str(status["id"])] = copy.deepcopy(status)
+
+    def edit(self, status_id: str, content: str, tags: list[str], edited_at: str) -> None:
+        """Edit a status as its author would: new content, new ``tags``, ``edited_at`` set."""
+        with self._lock:
+            status = self._statuses[str(status_id)]
+            status["content"], status["edited_at"] = content, edited_at
+            status["tags"] = [{"name": tag, "url": f"{self.url}/tags/{tag}"} for tag in tags]
 
     def delete(self, status_id: str) -> None:
         """Delete a status: 404 from /statuses/:id, gone from timelines."""
@@ -195,7 +209,7 @@ class _Handler(QuietHandler):
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         standin = self.standin
         standin.requests.append((parts.path, query, dict(self.headers.items())))
-        instance = path in ("/api/v1/instance", "/api/v2/instance")
+        instance = path in ("/api/v1/instance", "/api/v2/instance", "/.well-known/nodeinfo", "/nodeinfo/2.0")
         if standin.delay and not instance:
             standin.stopping.wait(standin.delay)
         fault = None
@@ -217,6 +231,8 @@ class _Handler(QuietHandler):
                 body = json.dumps({"error": f"stand-in fault {fault[1]}"})
             html = body.lstrip().startswith("<")
             kind = "text/html; charset=utf-8" if html else "application/json; charset=utf-8"
+            kind = headers.get("Content-Type", kind)  # e.g. Takahē's "Invalid Bearer token" as text/html
+            headers = {k: v for k, v in headers.items() if k != "Content-Type"}
             self._send(int(fault[1]), body.encode("utf-8"), headers, kind)
             return
         limit_headers, over = standin.rate_headers()
@@ -224,6 +240,11 @@ class _Handler(QuietHandler):
             self._json(429, {"error": "Too many requests"}, limit_headers)
             return
         status, payload, headers = self._route(path, query)
+        if path in ("/api/v1/instance", "/api/v2/instance") and standin.instance_paths is not None \
+                and parts.path not in standin.instance_paths:
+            html = b"<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>"
+            self._send(404, html, limit_headers, "text/html; charset=utf-8")
+            return
         headers.update(limit_headers)
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         if fault and fault[0] == "truncate":
@@ -236,6 +257,13 @@ class _Handler(QuietHandler):
 
     def _route(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         standin = self.standin
+        if path == "/.well-known/nodeinfo" and standin.nodeinfo:
+            link = {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0",
+                    "href": f"{standin.url}/nodeinfo/2.0"}
+            return 200, {"links": [link]}, {}
+        if path == "/nodeinfo/2.0" and standin.nodeinfo:
+            return 200, {"version": "2.0", "software": {"name": "stand-in", "version": "1.0"},
+                         "protocols": ["activitypub"], "openRegistrations": False}, {}
         if path == "/api/v1/instance":
             return 200, {"uri": "127.0.0.1", "title": "stand-in", "version": "4.3.0", "urls": {}}, {}
         if path == "/api/v2/instance":
