@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "recheck": {"batch_size": 100, "min_age": "1d", "every": "7d"},
     "sites": {"radius_m": 25.0, "verify_reports": 3, "phash_threshold": 6, "text_similarity": 0.9},
+    "review": {"required_agreements": 1},
     "imports": {
         "max_attachment_bytes": 20 * 1024 * 1024,
         "max_message_bytes": 32 * 1024 * 1024,
@@ -90,6 +91,28 @@ DEFAULTS: dict[str, Any] = {
     },
     "area": {"boundary": ""},
     "gazetteer": {"overpass_url": "https://overpass-api.de/api/interpreter", "local_names": ["belgrade"]},
+    # `hiljade reconcile`: a site and an official row or OSM node further apart than this never match;
+    # the statuses of the sites compared
+    "reconcile": {"radius_m": 50.0, "statuses": ["verified"]},
+    "web": {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "workers": 1,
+        "title": "hiljade kamera",
+        "base_url": "",
+        "dev": False,
+        "session_max_age_seconds": 8 * 3600,
+        # the map's first view: [lat, lon, zoom]
+        "center": [44.8125, 20.4612, 12],
+        "tiles": {"url": "", "attribution": ""},
+        # report: the campaign report page (/report) is public too, not only for logged-in reviewers
+        "public": {
+            "statuses": ["verified"], "max_sites": 5000, "max_basemap_features": 4000, "report": False,
+        },
+        # login throttling: this many failures per account name, and per client address, within
+        # the window refuse further attempts until the window has passed; attempts are kept this long
+        "login": {"max_failures": 5, "window_minutes": 15, "keep_days": 30},
+    },
 }
 
 # Keys whose values are secrets: never accepted from a file.
@@ -101,4 +124,6 @@ SECRET_OK = {"token_env", "secret_file"}
 PSEUDONYM_KEY_ENV = "HILJADE_SECRET"
 BEARER_ENV = "HILJADE_TWITTER_BEARER_TOKEN"
 BLUESKY_PASSWORD_ENV = "HILJADE_BLUESKY_APP_PASSWORD"
-SECRET_ENVS = (PSEUDONYM_KEY_ENV, BEARER_ENV, BLUESKY_PASSWORD_ENV)
+# the key that signs the web sessions' cookies (hiljade serve)
+WEB_SECRET_ENV = "HILJADE_WEB_SECRET"
+SECRET_ENVS = (PSEUDONYM_KEY_ENV, BEARER_ENV, BLUESKY_PASSWORD_ENV, WEB_SECRET_ENV)

@@ -93,8 +93,16 @@ class GazetteerDataError(HiljadeError, ValueError):
     """A gazetteer input file (GeoJSON, Overpass JSON, OSM XML/PBF, CSV) could not be read."""
 
 
+class ListFileError(HiljadeError, ValueError):
+    """An official list (CSV, XLSX, GeoJSON) could not be read: the file, its encoding or a column."""
+
+
 class ReviewError(HiljadeError, ValueError):
     """A review decision that cannot be made as asked (unknown id, a point outside the area ...)."""
+
+
+class AccountError(HiljadeError, ValueError):
+    """A user account that cannot be added or changed as asked (unknown name, a taken name ...)."""
 
 
 class LockBusy(HiljadeError):

@@ -1,4 +1,5 @@
-"""Export commands: sites, sightings and posts as CSV, GeoJSON, OSM XML (sites) or JSON lines."""
+"""Export commands: sites, sightings and posts as CSV, GeoJSON, OSM XML (sites) or JSON lines; the
+stored reconciliations as CSV, GeoJSON or a JOSM file."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from hiljade.cli.options import COUNT, get_config, handle_errors, summary
 from hiljade.services.database_export import export_database
 from hiljade.services.exports import (
     FORMATS,
+    RECONCILE_FORMATS,
     ExportFilter,
     parse_bbox,
     parse_when,
     replacing,
     write_export,
     write_licence,
+    write_reconcile_export,
 )
+from hiljade.services.reconcile import Comparison
 from hiljade.services.store import open_store
 from hiljade.wording import plural
 
@@ -144,6 +148,36 @@ def export_posts(ctx: click.Context, fmt: str, output: Path | None, statuses: tu
     flt = ExportFilter(statuses, since, until, bbox, min_reports)
     _run(ctx, "posts", fmt, output, flt, excel, " with author pseudonyms" if include_authors else "",
          include_authors=include_authors)
+
+
+@export.command("reconcile")
+@click.option("--with", "with_", required=True, metavar="official:NAME|osm",
+              help="The stored reconciliation with this official list (official:NAME) or with OSM (osm).")
+@click.option("--format", "fmt", type=click.Choice(RECONCILE_FORMATS), default="csv", show_default=True,
+              help="osm: a JOSM file of the verified sites without an OSM node (--with osm only).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout.")
+@click.option("--operator", default=None, help="OSM: the operator tag for every new camera node.")
+@click.option("--excel", is_flag=True, help="CSV only: begin with a byte-order mark for Excel.")
+@click.pass_context
+@handle_errors
+def export_reconcile(ctx: click.Context, with_: str, fmt: str, output: Path | None, operator: str | None,
+                     excel: bool) -> None:
+    """Every pair and unmatched item of the last `hiljade reconcile` with its class, distance and ids."""
+    comparison = Comparison.parse(with_)
+    store = open_store(get_config(ctx))
+    try:
+        with _opened(output) as out:
+            count, differing = write_reconcile_export(store, comparison.kind, comparison.list_name, fmt, out,
+                                                      excel=excel, operator=operator)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    note = f"; attribution in {write_licence(output).name}" if output is not None else ""
+    if fmt == "osm":
+        summary(f"export: {plural(count, 'new node')} for JOSM to {output or 'stdout'}, "
+                f"{plural(differing, 'match', 'matches')} with differing tags listed in it{note}")
+    else:
+        summary(f"export: {plural(count, 'reconciliation row')} as {fmt} to {output or 'stdout'}{note}")
 
 
 @export.command("database")

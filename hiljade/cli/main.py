@@ -45,6 +45,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hiljade.cli.places:locate",
         'Locate texts: JSON lines {"id", "text"} on stdin (or --text), one JSON answer per line on stdout.',
     ),
+    "official": (
+        "hiljade.cli.official:official",
+        "Official lists of camera locations (a police list): import them and list them.",
+    ),
+    "osm": (
+        "hiljade.cli.reconcile:osm",
+        "OpenStreetMap data beside the gazetteer: the surveillance nodes already mapped.",
+    ),
     "process": (
         "hiljade.cli.places:process",
         "Locate the posts the current pipeline has not seen yet and store their sightings.",
@@ -53,6 +61,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hiljade.cli.recheck:recheck_command",
         "Ask the platforms whether stored posts still exist: erase deleted ones, update edited ones.",
     ),
+    "reconcile": (
+        "hiljade.cli.reconcile:reconcile_command",
+        "Match the sites one to one with an official list or OSM's nodes; store and print the counts.",
+    ),
+    "report": (
+        "hiljade.cli.report:report_command",
+        "Write the campaign report: totals, verified sites per week and area, comparisons, methods.",
+    ),
     "review": (
         "hiljade.cli.review:review",
         "Review doubtful locations and camera sites; every decision goes to the audit log (review_log).",
@@ -60,6 +76,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": (
         "hiljade.cli.run:run_command",
         "Run as a daemon: harvest every enabled source, process and recheck on their intervals.",
+    ),
+    "serve": (
+        "hiljade.cli.serve:serve",
+        "Run the web application: the public camera map and the reviewers' desk.",
     ),
     "sites": (
         "hiljade.cli.sites:sites",
@@ -72,6 +92,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": (
         "hiljade.cli.status:status_command",
         "Every source, server and hashtag: last run, new posts, errors, waits, cursor; and warnings.",
+    ),
+    "users": (
+        "hiljade.cli.users:users",
+        "User accounts of the reviewers' desk: reviewers decide, admins also manage users.",
     ),
 }
 

@@ -13,6 +13,7 @@ import click
 
 from hiljade.cli.options import ROW_ID, get_config, handle_errors, summary
 from hiljade.errors import ReviewError
+from hiljade.services import agreement
 from hiljade.services.review import reviewer_name
 from hiljade.services.review_queue import decide, quoted, render, sighting_view, waiting, waiting_total
 from hiljade.services.store import open_store
@@ -106,8 +107,10 @@ def review_show(ctx: click.Context, sighting_id: int, as_json: bool) -> None:
 @handle_errors
 @review_errors
 def review_accept(ctx: click.Context, sighting_id: int, reason: str | None, reviewer: str | None) -> None:
-    """Confirm a sighting: it joins or creates a site, and that site becomes verified."""
-    _decide(ctx, reviewer, lambda r: r.accept(sighting_id, reason))
+    """Confirm a sighting: it joins or creates a site, and that site becomes verified (once
+    review.required_agreements different reviewers agreed)."""
+    need = agreement.required_agreements(get_config(ctx))
+    _decide(ctx, reviewer, lambda r: agreement.accept(r, sighting_id, reason, required=need))
 
 
 @review.command("reject")
@@ -119,7 +122,8 @@ def review_accept(ctx: click.Context, sighting_id: int, reason: str | None, revi
 @review_errors
 def review_reject(ctx: click.Context, sighting_id: int, reason: str, reviewer: str | None) -> None:
     """Reject a sighting: it is kept with status rejected and leaves its site."""
-    _decide(ctx, reviewer, lambda r: r.reject(sighting_id, reason))
+    need = agreement.required_agreements(get_config(ctx))
+    _decide(ctx, reviewer, lambda r: agreement.reject(r, sighting_id, reason, required=need))
 
 
 @review.command("move")

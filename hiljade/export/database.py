@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, MetaData, Table, select
 
+import hiljade.models.schema_reconcile  # noqa: F401  (its tables join Base.metadata)
 from hiljade.models.schema import Base
 
 # table -> the columns left out of it; tables not named here (nor in LEFT_OUT) are not copied either.
@@ -23,7 +24,7 @@ DROPPED: dict[str, tuple[str, ...]] = {
     "posts": ("uri", "url", "native_id", "raw", "fetched_from", "quote_of_uri"),
     "post_copies": ("native_id",),
     "post_versions": ("raw",),
-    "media": ("native_id", "url", "preview_url", "remote_url"),
+    "media": ("native_id", "url", "preview_url", "remote_url", "published", "published_by"),
     "harvest_runs": ("error_message",),
     "gazetteer": (),
     "gazetteer_builds": (),
@@ -32,8 +33,14 @@ DROPPED: dict[str, tuple[str, ...]] = {
     "sites": (),
     "post_links": (),
     "review_log": (),
+    # public data: published official lists and OpenStreetMap nodes, and the comparisons with them
+    "official_lists": (),
+    "official_rows": (),
+    "osm_surveillance": (),
+    "reconciliations": (),
+    "reconciliation_pairs": (),
 }
-LEFT_OUT = ("harvest_cursors", "geocode_cache")
+LEFT_OUT = ("harvest_cursors", "geocode_cache", "users", "login_attempts")
 # Columns (and keys in JSON details) that hold a reviewer's name.
 REVIEWER_COLUMNS = {"review_log": "reviewer", "sightings": "reviewed_by", "sites": "verified_by"}
 REVIEWER_KEYS = ("reviewer", "reviewed_by", "verified_by")

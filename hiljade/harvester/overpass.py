@@ -87,11 +87,13 @@ def fetch_overpass(
     out: Path,
     timeout: float = 180,
     session: requests.Session | None = None,
+    query: str | None = None,
 ) -> Path:
-    """POST the area query to ``url`` and write the checked Overpass JSON to ``out`` atomically."""
+    """POST the area query (or ``query``, e.g. the surveillance nodes') to ``url`` and write the checked
+    Overpass JSON to ``out`` atomically."""
     if not isinstance(user_agent, str) or not user_agent.strip():
         raise ConfigError(["user_agent: required for Overpass; name this installation and a contact"])
-    query = overpass_query(area_bbox, timeout=timeout)
+    query = query or overpass_query(area_bbox, timeout=timeout)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)

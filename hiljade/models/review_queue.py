@@ -42,6 +42,8 @@ class QueueItem:
     matched: str
     site_id: int | None
     excerpt: str
+    lat: float = 0.0
+    lon: float = 0.0
 
 
 def queue(conn: Connection, *, status: str = "pending_review", limit: int | None = None) -> list[QueueItem]:
@@ -53,7 +55,7 @@ def queue(conn: Connection, *, status: str = "pending_review", limit: int | None
         query = query.limit(limit)
     return [
         QueueItem(r.id, r.post_id, bool(r.chosen), r.method, float(r.precision_m), r.status, r.matched or "",
-                  r.site_id, excerpt(r.text, r.deleted_at is not None))
+                  r.site_id, excerpt(r.text, r.deleted_at is not None), float(r.lat), float(r.lon))
         for r in conn.execute(query)
     ]
 
@@ -73,7 +75,7 @@ def _queue_query(status: str) -> Select[Any]:
                                          manual.c.status != "rejected", manual.c.id != s.c.id)))
     query: Select[Any] = (
         select(s.c.id, s.c.post_id, s.c.chosen, s.c.method, s.c.precision_m, s.c.status, s.c.matched,
-               s.c.site_id, p.c.text, p.c.deleted_at)
+               s.c.site_id, p.c.text, p.c.deleted_at, s.c.lat, s.c.lon)
         .select_from(s.join(p, p.c.id == s.c.post_id).outerjoin(pl, pl.c.post_id == s.c.post_id))
         .where(s.c.status == status)
         .where(or_(s.c.chosen.is_(True), and_(pl.c.outcome == "pending_review", no_chosen)))
@@ -94,6 +96,7 @@ class SightingView:
     site: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     disagreeing: list[dict[str, Any]] = field(default_factory=list)  # copies whose server said otherwise
+    votes: list[dict[str, Any]] = field(default_factory=list)  # each reviewer's latest vote (agreement)
 
 
 def _plain(mapping: Any) -> dict[str, Any]:
@@ -124,7 +127,8 @@ def describe(conn: Connection, sighting_id: int) -> SightingView:
     view.media = [
         _plain(r._mapping)
         for r in conn.execute(
-            select(m.c.position, m.c.type, m.c.url, m.c.alt_text).where(m.c.post_id == row.post_id)
+            select(m.c.position, m.c.type, m.c.url, m.c.alt_text, m.c.id, m.c.downloaded_at, m.c.publishable)
+            .where(m.c.post_id == row.post_id)
             .order_by(m.c.position)
         )
     ]
@@ -136,6 +140,7 @@ def describe(conn: Connection, sighting_id: int) -> SightingView:
             .order_by(c.c.id)
         )
     ]
+    view.votes = votes(conn, sighting_id)
     site_id = row.site_id
     if site_id is None:  # the site the post's point went to (its chosen one, or a reviewer's)
         site_id = next((c["site_id"] for c in reversed(view.candidates) if c["site_id"]), None)
@@ -173,6 +178,7 @@ def render(view: SightingView) -> str:
     for copy in view.disagreeing:
         lines.append(f"copy on {copy['server']} disagrees ({copy['disagrees']}): kept apart, not merged "
                      "into the post above")
+    lines.extend(vote_lines(view.votes))
     lines.append("candidates (* chosen):")
     for c in view.candidates:
         mark = "*" if c["chosen"] else " "
@@ -220,3 +226,36 @@ def evidence_text(evidence: Any) -> str:
     if isinstance(evidence, float):
         return f"{evidence:g}"
     return " ".join(str(evidence).split())
+
+
+VOTE = "vote"  # review_log action of one reviewer's vote while agreement of several is required
+
+
+def votes(conn: Connection, sighting_id: int) -> list[dict[str, Any]]:
+    """Each reviewer's latest vote (accept or reject) on a sighting, oldest first."""
+    log = ReviewLog.__table__
+    rows = conn.execute(
+        select(log.c.at, log.c.reviewer, log.c.reason, log.c.details)
+        .where(log.c.action == VOTE, log.c.target == "sighting", log.c.target_id == sighting_id)
+        .order_by(log.c.at, log.c.id)
+    ).all()
+    latest: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        latest.pop(r.reviewer, None)
+        latest[r.reviewer] = {"reviewer": r.reviewer, "vote": str((r.details or {}).get("vote", "")),
+                              "reason": r.reason, "at": r.at.isoformat()}
+    return list(latest.values())
+
+
+def vote_lines(found: list[dict[str, Any]]) -> list[str]:
+    """The votes as plain lines, with a line saying when reviewers disagree."""
+    lines = []
+    for vote in found:
+        reason = f": {quoted(vote['reason'])}" if vote["reason"] else ""
+        lines.append(f"vote: {vote['reviewer']} votes {vote['vote']}{reason} ({vote['at']})")
+    kinds = {v["vote"] for v in found}
+    if len(kinds) > 1:
+        sides = "; ".join(f"{kind}: {', '.join(v['reviewer'] for v in found if v['vote'] == kind)}"
+                          for kind in sorted(kinds))
+        lines.append(f"reviewers disagree ({sides})")
+    return lines

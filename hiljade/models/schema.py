@@ -16,10 +16,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -148,6 +150,12 @@ class Media(Base):
     phash: Mapped[str | None] = mapped_column(String(32))
     exif: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)  # GPS, bearing, time read from the bytes
     downloaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # a reviewer marked the photo publishable: the public copy, re-encoded without any metadata
+    publishable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    published: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    published_type: Mapped[str | None] = mapped_column(String(32))
+    published_by: Mapped[str | None] = mapped_column(String(128))
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class HarvestCursor(Base):

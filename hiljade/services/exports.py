@@ -9,18 +9,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from hiljade.errors import StoreError
 from hiljade.export.filters import ExportFilter, parse_bbox, parse_when
 from hiljade.export.geojson import write_geojson
 from hiljade.export.licence import LICENCE_FILE, LICENCE_TEXT
 from hiljade.export.osm import write_osm
 from hiljade.export.posts import post_fields, post_rows
+from hiljade.export.reconcile import RECONCILE_FIELDS, reconcile_rows, write_josm
 from hiljade.export.sightings import sighting_fields, sighting_rows
 from hiljade.export.sites import SITE_FIELDS, site_rows
 from hiljade.export.writers import write_csv, write_jsonl
+from hiljade.models.reconcile import latest_reconciliation
 from hiljade.models.store import Store
 
-__all__ = ["FORMATS", "ExportFilter", "KINDS", "parse_bbox", "parse_when", "replacing", "write_export",
-           "write_licence"]
+__all__ = ["FORMATS", "ExportFilter", "KINDS", "RECONCILE_FORMATS", "parse_bbox", "parse_when", "replacing",
+           "write_export", "write_licence", "write_reconcile_export"]
 
 KINDS = ("sites", "sightings", "posts")
 # the formats each kind can be written in: OSM XML holds camera sites only
@@ -63,6 +66,40 @@ def write_export(
         if fmt == "osm":
             return write_osm(rows, out, operator=operator)
         return write_jsonl(rows, fields, out)
+
+
+RECONCILE_FORMATS = ("csv", "geojson", "osm")
+
+
+def write_reconcile_export(
+    store: Store,
+    kind: str,
+    list_name: str | None,
+    fmt: str,
+    out: TextIO,
+    *,
+    excel: bool = False,
+    operator: str | None = None,
+) -> tuple[int, int]:
+    """Write the stored reconciliation with an official list (``kind`` official) or OSM as ``fmt``;
+    returns (rows or new nodes written, matches whose tags differ: OSM format only)."""
+    if fmt == "osm" and kind != "osm":
+        raise ValueError("--format osm applies to the reconciliation with OSM (--with osm) only")
+    if excel and fmt != "csv":
+        raise ValueError("the byte-order mark for Excel applies to CSV only")
+    with store.connect() as conn:
+        stored = latest_reconciliation(conn, kind, list_name)
+        if stored is None:
+            what = "osm" if kind == "osm" else f"official:{list_name}"
+            raise StoreError(
+                f"no stored reconciliation with {what}; run `hiljade reconcile --with {what}` first"
+            )
+        if fmt == "osm":
+            return write_josm(conn, stored["id"], out, operator=operator)
+        rows = reconcile_rows(conn, stored["id"], kind)
+        if fmt == "csv":
+            return write_csv(rows, RECONCILE_FIELDS, out, excel=excel), 0
+        return write_geojson(rows, RECONCILE_FIELDS, out), 0
 
 
 def write_licence(output: Path) -> Path:

@@ -1,0 +1,72 @@
+"""The public pages' words in Serbian (Latin) and English."""
+
+from __future__ import annotations
+
+from hiljade.web.i18n import register
+
+WORDS: dict[str, dict[str, str]] = {
+    "nav.map": {"sr": "Mapa", "en": "Map"},
+    "nav.stats": {"sr": "Statistika", "en": "Statistics"},
+    "nav.data": {"sr": "Podaci", "en": "Data"},
+    "nav.review": {"sr": "Provera", "en": "Review"},
+    "nav.report": {"sr": "Izveštaj", "en": "Report"},
+    "nav.login": {"sr": "Prijava", "en": "Log in"},
+    "nav.logout": {"sr": "Odjava", "en": "Log out"},
+    "map.title": {"sr": "Mapa kamera", "en": "Camera map"},
+    "map.search": {"sr": "Ulica ili adresa", "en": "Street or address"},
+    "map.search.go": {"sr": "Nađi", "en": "Find"},
+    "map.search.none": {"sr": "Mesto nije pronađeno.", "en": "Place not found."},
+    "map.filter": {"sr": "Prikaži", "en": "Show"},
+    "map.type": {"sr": "Vrsta kamere", "en": "Camera type"},
+    "map.type.any": {"sr": "sve vrste", "en": "every type"},
+    "map.status": {"sr": "Status", "en": "Status"},
+    "map.since": {"sr": "Od", "en": "From"},
+    "map.until": {"sr": "Do", "en": "To"},
+    "map.truncated": {"sr": "Prikazan je samo deo lokacija: uvećajte mapu.",
+                      "en": "Only some sites are shown: zoom in."},
+    "map.shown": {"sr": "lokacija na mapi", "en": "sites on the map"},
+    "site.title": {"sr": "Lokacija kamere", "en": "Camera site"},
+    "site.reports": {"sr": "Nezavisne prijave", "en": "Independent reports"},
+    "site.cameras": {"sr": "Broj kamera", "en": "Cameras"},
+    "site.type": {"sr": "Vrsta", "en": "Type"},
+    "site.mount": {"sr": "Postavljena na", "en": "Mount"},
+    "site.model": {"sr": "Model", "en": "Model"},
+    "site.direction": {"sr": "Smer", "en": "Direction"},
+    "site.first_seen": {"sr": "Prvi put viđena", "en": "First seen"},
+    "site.last_seen": {"sr": "Poslednji put viđena", "en": "Last seen"},
+    "site.status": {"sr": "Status", "en": "Status"},
+    "site.unknown": {"sr": "nepoznato", "en": "unknown"},
+    "site.more": {"sr": "Više o lokaciji", "en": "More about this site"},
+    "site.by_month": {"sr": "Prijave po mreži i mesecu", "en": "Reports by platform and month"},
+    "site.platform": {"sr": "Mreža", "en": "Platform"},
+    "site.month": {"sr": "Mesec", "en": "Month"},
+    "site.count": {"sr": "Prijava", "en": "Reports"},
+    "site.osm": {"sr": "Pogledaj na OpenStreetMap", "en": "View on OpenStreetMap"},
+    "site.photos": {"sr": "Fotografije", "en": "Photos"},
+    "site.missing": {"sr": "Ova lokacija ne postoji ili nije javna.",
+                     "en": "This site does not exist or is not public."},
+    "stats.title": {"sr": "Statistika", "en": "Statistics"},
+    "stats.per_area": {"sr": "Lokacije po delu grada", "en": "Sites per named area"},
+    "stats.per_week": {"sr": "Nove potvrđene lokacije po nedelji", "en": "New verified sites per week"},
+    "stats.area": {"sr": "Deo grada", "en": "Area"},
+    "stats.sites": {"sr": "Lokacija", "en": "Sites"},
+    "stats.week": {"sr": "Nedelja", "en": "Week"},
+    "stats.no_area": {"sr": "van imenovanih delova", "en": "outside named areas"},
+    "stats.total": {"sr": "Ukupno javnih lokacija", "en": "Public sites in all"},
+    "data.title": {"sr": "Podaci za preuzimanje", "en": "Downloads"},
+    "data.intro": {
+        "sr": "Javne lokacije kamera, bez ikakvih podataka o autorima prijava. Licenca: ODbL "
+              "(podaci OpenStreetMap © saradnici OpenStreetMap-a).",
+        "en": "The public camera sites, without anything about the people who reported them. Licence: "
+              "ODbL (OpenStreetMap data © OpenStreetMap contributors).",
+    },
+    "data.csv": {"sr": "Lokacije (CSV)", "en": "Sites (CSV)"},
+    "data.geojson": {"sr": "Lokacije (GeoJSON)", "en": "Sites (GeoJSON)"},
+    "status.verified": {"sr": "potvrđena", "en": "verified"},
+    "status.unverified": {"sr": "nepotvrđena", "en": "unverified"},
+    "status.rejected": {"sr": "odbijena", "en": "rejected"},
+    "basemap.note": {"sr": "Osnovna mapa: © saradnici OpenStreetMap-a (ODbL)",
+                     "en": "Basemap: © OpenStreetMap contributors (ODbL)"},
+}
+
+register(WORDS)
