@@ -24,9 +24,9 @@ from hiljade.export.database import LEFT_OUT
 from hiljade.models.accounts import LoginAttempt, UserAccount
 from hiljade.services.accounts import add, login
 from hiljade.services.store import init
-from hiljade.web import accounts as accounts_module
-from hiljade.web.accounts import check_csrf, local_path, require
+from hiljade.web import sessions as sessions_module
 from hiljade.web.app import create_app
+from hiljade.web.sessions import check_csrf, local_path, require
 from tests.support.cli import invoke
 from tests.support.config import write_config
 
@@ -275,11 +275,11 @@ def test_the_server_ends_a_login_after_its_lifetime(config: Config, monkeypatch:
         lifetime = int(config.get("web.session_max_age_seconds"))
         start = time.time()
         soon, late = (types.SimpleNamespace(time=lambda d=d: start + lifetime + d) for d in (-60, 60))
-        monkeypatch.setattr(accounts_module, "time", soon)
+        monkeypatch.setattr(sessions_module, "time", soon)
         assert c.get("/t/reviewer").status_code == 200
         # the cookie's own signature is still fresh here: the login's age is checked by the server,
         # so a session that something renewed still ends on time
-        monkeypatch.setattr(accounts_module, "time", late)
+        monkeypatch.setattr(sessions_module, "time", late)
         assert c.get("/t/reviewer").status_code == 303
 
 

@@ -1,7 +1,7 @@
 """The reviewers' desk: the queue, one sighting's review page, decisions through the same services
 as `hiljade review` (with the logged-in reviewer's name), and the photos' publishable toggle.
 
-Every route checks the session and the role on the server (``accounts.require``); every POST also
+Every route checks the session and the role on the server (``sessions.require``); every POST also
 checks the CSRF token. A decision that cannot be made as asked answers 400 and changes nothing.
 """
 
@@ -31,7 +31,7 @@ from hiljade.services.review_queue import (
     sighting_view,
     waiting,
 )
-from hiljade.web import accounts, desk_words  # noqa: F401 - desk_words registers the desk's words
+from hiljade.web import desk_words, sessions  # noqa: F401 - desk_words registers the desk's words
 from hiljade.web.i18n import language, t
 from hiljade.web.templating import render
 
@@ -46,7 +46,7 @@ def _state(request: Request) -> tuple[Any, Any]:
 
 def queue(request: Request) -> Response:
     """The pending sightings, oldest first, filtered by method and named area, with counts."""
-    accounts.require(request, ROLE)
+    sessions.require(request, ROLE)
     method = request.query_params.get("method") or None
     area = request.query_params.get("area") or None  # "-": outside every named area
     if (method and len(method) > 32) or (area and len(area) > 512):
@@ -65,7 +65,7 @@ def queue(request: Request) -> Response:
 def review_page(request: Request) -> Response:
     """One sighting: the post's text with the matched words marked, photos, candidates on a map,
     the site it would join and the sites nearby, votes, history, and the decision forms."""
-    accounts.require(request, ROLE)
+    sessions.require(request, ROLE)
     config, store = _state(request)
     sighting_id = request.path_params["sighting_id"]
     try:
@@ -144,9 +144,9 @@ def highlighted(text: str, candidates: list[dict[str, Any]]) -> list[tuple[str, 
 
 async def _form(request: Request) -> tuple[Any, FormData]:
     """The reviewer (role checked) and the form (CSRF checked)."""
-    user = accounts.require(request, ROLE)
+    user = sessions.require(request, ROLE)
     form = await request.form()
-    accounts.check_csrf(request, form)
+    sessions.check_csrf(request, form)
     return user, form
 
 
@@ -287,7 +287,7 @@ async def publish(request: Request) -> Response:
 
 def reviewer_photo(request: Request) -> Response:
     """A downloaded photo for reviewers, fetched again and re-encoded without metadata."""
-    accounts.require(request, ROLE)
+    sessions.require(request, ROLE)
     config, store = _state(request)
     try:
         content_type, data = review_photo(config, store, request.path_params["media_id"])

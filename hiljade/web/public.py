@@ -24,7 +24,7 @@ from hiljade.services.public_map import (
     sites_per_area,
     verified_per_week,
 )
-from hiljade.web import accounts, public_words
+from hiljade.web import public_words, sessions
 from hiljade.web.i18n import language, t
 from hiljade.web.templating import render
 
@@ -87,7 +87,7 @@ def site_query(request: Request) -> SiteQuery:
     statuses = public_statuses(request)
     wanted = params.get("status")
     if wanted:
-        if accounts.current_user(request) is None:
+        if sessions.current_user(request) is None:
             raise BadInput("only reviewers may choose the status")
         chosen = tuple(s for s in wanted.split(",") if s)
         if not chosen or any(s not in SITE_STATUSES for s in chosen):
@@ -157,7 +157,7 @@ def map_settings(request: Request) -> dict[str, Any]:
         "center": list(config.get("web.center")),
         "tiles": str(config.get("web.tiles.url") or ""),
         "attribution": str(config.get("web.tiles.attribution") or ""),
-        "reviewer": accounts.current_user(request) is not None,
+        "reviewer": sessions.current_user(request) is not None,
         "words": {k: t(lang, k) for k in keys},
     }
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from hiljade.services.report import report_body
-from hiljade.web import accounts
+from hiljade.web import sessions
 from hiljade.web.i18n import register
 from hiljade.web.templating import ENV, render
 
@@ -32,7 +32,7 @@ ENV.globals["report_public"] = report_public  # the header links the report for 
 async def report_page(request: Request) -> Response:
     """GET /report: the report's body (its own escaped HTML, charts as SVG images) in the site layout."""
     if not report_public(request):
-        accounts.require(request, "reviewer")
+        sessions.require(request, "reviewer")
     body, _ = report_body(request.app.state.config, request.app.state.store)
     return render(request, "report.html", body=Markup(body))  # escaped by export.report
 

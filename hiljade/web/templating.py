@@ -9,7 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from hiljade.web import accounts
+from hiljade.web import sessions
 from hiljade.web.i18n import language, t
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -23,8 +23,8 @@ def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> H
         request=request,
         lang=lang,
         t=lambda key: t(lang, key),
-        user=accounts.current_user(request),
-        csrf=accounts.csrf_token(request),
+        user=sessions.current_user(request),
+        csrf=sessions.csrf_token(request),
         title=request.app.state.title,
         **ctx,
     )
