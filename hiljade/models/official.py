@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from hiljade.models.posts import insert_chunked
 from hiljade.models.schema_reconcile import OfficialList, OfficialRow
 from hiljade.pipeline.official import PlacedRow
 
@@ -82,8 +83,7 @@ def save_list(
         }
         for r in rows
     ]
-    for start in range(0, len(values), CHUNK):
-        conn.execute(insert(_rows), values[start : start + CHUNK])
+    insert_chunked(conn, _rows, values, CHUNK)
     return int(list_id)
 
 

@@ -42,6 +42,12 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: 
     return conn.execute(stmt.returning(table.c[keys[0]])).first() is not None
 
 
+def insert_chunked(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], size: int) -> None:
+    """INSERT ``rows`` into ``table`` as executemany statements of at most ``size`` rows each."""
+    for start in range(0, len(rows), size):
+        conn.execute(table.insert(), rows[start : start + size])
+
+
 def author_id(conn: Connection, author: AuthorRecord, policy: AuthorPolicy, now: dt.datetime) -> int:
     """The id of the author's row, created on first sight; the handle only when the policy keeps handles."""
     table = Author.__table__

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from hiljade.models.posts import insert_chunked
 from hiljade.models.schema import Site
 from hiljade.models.schema_reconcile import (
     OfficialList,
@@ -91,8 +92,7 @@ def save_osm_nodes(conn: Connection, nodes: Sequence[Mapping[str, Any]], now: dt
             )
         else:
             unchanged += 1
-    for start in range(0, len(new), CHUNK):
-        conn.execute(insert(_osm), new[start : start + CHUNK])
+    insert_chunked(conn, _osm, new, CHUNK)
     for row in changed:
         conn.execute(
             update(_osm)
@@ -144,8 +144,7 @@ def save_reconciliation(
         }
         for p in pairs
     ]
-    for start in range(0, len(rows), CHUNK):
-        conn.execute(insert(_pair), rows[start : start + CHUNK])
+    insert_chunked(conn, _pair, rows, CHUNK)
     return int(rec_id)
 
 

@@ -38,16 +38,8 @@ ORDINAL_STEMS = {
     "dvestot": 200,
     "hiljadit": 1000,
 }
-TENS = {  # the tens of compound ordinals (``dvadeset prvog`` -> 21)
-    "dvadeset": 20,
-    "trideset": 30,
-    "cetrdeset": 40,
-    "pedeset": 50,
-    "sezdeset": 60,
-    "sedamdeset": 70,
-    "osamdeset": 80,
-    "devedeset": 90,
-}
+# the tens of compound ordinals (``dvadeset prvog`` -> 21)
+TENS = {stem: value for stem, value in ORDINAL_STEMS.items() if 20 <= value <= 90}
 _ORDINAL_ENDINGS = (
     "oga",
     "omu",
