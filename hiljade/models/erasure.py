@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from hiljade.models.posts import erased_uri
+from hiljade.models.review_queue import write_review_log
 from hiljade.models.schema import (
     Author,
     GeocodeAnswer,
@@ -30,7 +31,6 @@ from hiljade.models.schema import (
     Post,
     PostCopy,
     PostVersion,
-    ReviewLog,
     Sighting,
 )
 
@@ -123,25 +123,18 @@ def erase_post(
     erasure = Erasure(
         post_id, removed["copies"], removed["versions"], removed["media"], kept, author_removed, cached
     )
-    conn.execute(
-        ReviewLog.__table__.insert().values(
-            at=now,
-            reviewer=reviewer,
-            action="erase",
-            target="post",
-            target_id=post_id,
-            reason=reason,
-            details={
-                **(details or {}),
-                "platform": row.platform,
-                "copies": erasure.copies,
-                "versions": erasure.versions,
-                "media": erasure.media,
-                "sightings_kept": erasure.sightings_kept,
-                "author_removed": erasure.author_removed,
-                "geocoder_entries": erasure.geocoder_entries,
-            },
-        )
+    write_review_log(
+        conn, at=now, reviewer=reviewer, action="erase", target="post", target_id=post_id, reason=reason,
+        details={
+            **(details or {}),
+            "platform": row.platform,
+            "copies": erasure.copies,
+            "versions": erasure.versions,
+            "media": erasure.media,
+            "sightings_kept": erasure.sightings_kept,
+            "author_removed": erasure.author_removed,
+            "geocoder_entries": erasure.geocoder_entries,
+        },
     )
     return erasure
 

@@ -259,3 +259,23 @@ def vote_lines(found: list[dict[str, Any]]) -> list[str]:
                           for kind in sorted(kinds))
         lines.append(f"reviewers disagree ({sides})")
     return lines
+
+
+def write_review_log(
+    conn: Connection,
+    *,
+    at: dt.datetime,
+    reviewer: str,
+    action: str,
+    target: str,
+    target_id: int,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One row of the audit log (``review_log``): who did what to which sighting, site, post or photo."""
+    conn.execute(
+        ReviewLog.__table__.insert().values(
+            at=at, reviewer=reviewer, action=action, target=target, target_id=target_id, reason=reason,
+            details=details or {},
+        )
+    )

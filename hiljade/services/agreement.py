@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from hiljade.config import Config
 from hiljade.errors import ReviewError
-from hiljade.models.review_queue import VOTE, votes
-from hiljade.models.schema import ReviewLog, Sighting
+from hiljade.models.review_queue import VOTE, votes, write_review_log
+from hiljade.models.schema import Sighting
 from hiljade.services.review import Decision, Review, check_point
 from hiljade.wording import listed, plural
 
@@ -53,16 +53,9 @@ def vote(review: Review, sighting_id: int, choice: str, reason: str | None, *, r
     row = _sighting(review, sighting_id)
     if choice == "accept":
         _acceptable(review, row)
-    review.conn.execute(
-        ReviewLog.__table__.insert().values(
-            at=review.now,
-            reviewer=review.reviewer,
-            action=VOTE,
-            target="sighting",
-            target_id=sighting_id,
-            reason=reason,
-            details={"vote": choice, "required": required},
-        )
+    write_review_log(
+        review.conn, at=review.now, reviewer=review.reviewer, action=VOTE, target="sighting",
+        target_id=sighting_id, reason=reason, details={"vote": choice, "required": required},
     )
     agreeing = [v["reviewer"] for v in votes(review.conn, sighting_id) if v["vote"] == choice]
     if len(agreeing) < required:

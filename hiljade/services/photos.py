@@ -14,7 +14,8 @@ from sqlalchemy import Connection, select, update
 from hiljade.config import Config
 from hiljade.errors import HiljadeError, ReviewError
 from hiljade.harvester.media import FetchedMedia, MediaPolicy, fetch_media, stored_format, strip_metadata
-from hiljade.models.schema import Media, Post, ReviewLog, Sighting
+from hiljade.models.review_queue import write_review_log
+from hiljade.models.schema import Media, Post, Sighting
 from hiljade.models.store import Store
 
 Fetcher = Callable[[str], FetchedMedia]
@@ -151,14 +152,4 @@ def _copy(fetch: Fetcher, url: str) -> tuple[str, bytes]:
 
 
 def _log(conn: Connection, at: dt.datetime, reviewer: str, action: str, media_id: int) -> None:
-    conn.execute(
-        ReviewLog.__table__.insert().values(
-            at=at,
-            reviewer=reviewer,
-            action=action,
-            target="media",
-            target_id=media_id,
-            reason=None,
-            details={},
-        )
-    )
+    write_review_log(conn, at=at, reviewer=reviewer, action=action, target="media", target_id=media_id)

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from hiljade.errors import ReviewError
-from hiljade.models.schema import ReviewLog, Sighting, Site
+from hiljade.models.review_queue import write_review_log
+from hiljade.models.schema import Sighting, Site
 from hiljade.pipeline.sites import Point, SiteSettings, cluster
 from hiljade.services.sites import assign_sites, refresh_sites
 from hiljade.wording import listed, plural
@@ -384,11 +385,9 @@ class Review:
     ) -> None:
         if self.placements:
             details = {**details, "site_updates": list(self.placements)}
-        self.conn.execute(
-            ReviewLog.__table__.insert().values(
-                at=self.now, reviewer=self.reviewer, action=action, target=target, target_id=target_id,
-                reason=reason, details=_jsonable(details),
-            )
+        write_review_log(
+            self.conn, at=self.now, reviewer=self.reviewer, action=action, target=target,
+            target_id=target_id, reason=reason, details=_jsonable(details),
         )
         follow, self._follow = self._follow, []
         for row in follow:
