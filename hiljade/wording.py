@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+_ES_ENDINGS = ("s", "x", "z", "ch", "sh")  # English nouns that take "es": address, box, batch
+
 
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``n`` with ``word``, plural unless ``n`` is 1: ``plural(1, "post")`` is "1 post", ``plural(2,
-    "batch", "batches")`` is "2 batches"."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
+    "batch", "batches")`` is "2 batches"; a word ending in s, x, z, ch or sh takes "es" ("2 addresses")."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {many or word + ('es' if word.endswith(_ES_ENDINGS) else 's')}"
+
 
 
 def plural_with(n: int, word: str, verb: str, verb_many: str) -> str:
