@@ -1,11 +1,14 @@
 """Geoparser benchmark: build the gazetteer, run ``locate`` over the dev set, score it, time it.
 
 Usage: python bench/geoparse_eval.py [DATA_FILES_OR_DIR ...] [--eval PATH] [--out DIR] [--posts N]
-       [--local-names FILE_OR_NAME ...]
+       [--workers N] [--rounds N] [--local-names FILE_OR_NAME ...]
 Defaults: ../shared/data/belgrade_geo and ../shared/eval/geoparse-dev.jsonl next to the repo, and the
 local names hiljade ships for Belgrade (``--local-names`` with nothing after it: none).
 Writes predictions to a temporary directory (never into shared/) and prints the scorer's table,
-the gazetteer build time and peak memory, and posts/second of ``locate`` over N texts.
+the gazetteer build time and peak memory, posts/second of ``locate`` over N texts on several
+processes, and last, ``locate`` on one core against its peer, a bare Aho-Corasick scan with the
+gazetteer's name keys over the same texts already folded (rounds in turn, medians):
+``locate: hiljade X texts/s, aho-corasick scan Y texts/s, ratio R.RRx``.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ import argparse
 import json
 import multiprocessing
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+
+import ahocorasick
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -29,6 +36,7 @@ from hiljade.pipeline.gazetteer import Gazetteer  # noqa: E402
 from hiljade.pipeline.gazetteer_build import build_gazetteer  # noqa: E402
 from hiljade.pipeline.local_names import add_local_names  # noqa: E402
 from hiljade.pipeline.locate import locate  # noqa: E402
+from hiljade.pipeline.scripts import fold  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 DATA_SUFFIXES = (".geojson", ".osm", ".osm.pbf", ".pbf", ".csv", ".txt")
@@ -73,13 +81,49 @@ def speed(gaz: Gazetteer, texts: list[str], posts: int, workers: int) -> float:
     return posts / (time.perf_counter() - start)
 
 
+def scan_peer(gaz: Gazetteer) -> Callable[[list[str]], int]:
+    """The peer: a bare pyahocorasick scan, with the gazetteer's name keys as patterns, over texts
+    already normalised (folded); how many keys it finds."""
+    automaton = ahocorasick.Automaton()
+    for key in sorted(gaz.name_keys):
+        automaton.add_word(key, key)
+    automaton.make_automaton()
+
+    def scan(folded: list[str]) -> int:
+        return sum(1 for text in folded for _ in automaton.iter(text))
+
+    return scan
+
+
+def race(gaz: Gazetteer, texts: list[str], posts: int, rounds: int = 7) -> tuple[float, float]:
+    """Texts per second on one core of ``locate`` and of the bare scan (``scan_peer``) over the dev
+    texts repeated to ``posts`` a round: rounds of the two in turn, the median round of each."""
+    batch = [texts[n % len(texts)] for n in range(max(1, posts // rounds))]
+    folded = [fold(text) for text in batch]
+    scan = scan_peer(gaz)
+    for text in texts:  # both warm: the word caches, the gazetteer's remembered answers
+        locate(text, gaz)
+    scan(folded)
+    ours, peer = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for text in batch:
+            locate(text, gaz)
+        ours.append(len(batch) / (time.perf_counter() - start))
+        start = time.perf_counter()
+        scan(folded)
+        peer.append(len(batch) / (time.perf_counter() - start))
+    return statistics.median(ours), statistics.median(peer)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", nargs="*")
     ap.add_argument("--eval", default=str(SHARED / "eval" / "geoparse-dev.jsonl"))
     ap.add_argument("--out", default=None, help="folder for predictions (default: a new temp folder)")
     ap.add_argument("--posts", type=int, default=100_000, help="texts for the speed test (0: skip)")
-    ap.add_argument("--workers", type=int, default=2, help="processes for the second speed test")
+    ap.add_argument("--workers", type=int, default=2, help="processes for the speed test on several cores")
+    ap.add_argument("--rounds", type=int, default=7, help="rounds of locate and the bare scan in turn")
     ap.add_argument(
         "--local-names", nargs="*", default=["belgrade"], help="local-names files (default: belgrade)"
     )
@@ -139,10 +183,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.posts:
         texts = [p["text"] for p in posts]
-        print(f"locate: {speed(gaz, texts, args.posts, 1):,.0f} posts/s on one core ({args.posts:,} posts)")
         if args.workers > 1:
             rate = speed(gaz, texts, args.posts, args.workers)
-            print(f"locate: {rate:,.0f} posts/s with {args.workers} processes")
+            print(f"locate: {rate:,.0f} posts/s with {args.workers} processes ({args.posts:,} posts)")
+        ours, peer = race(gaz, texts, args.posts, args.rounds)
+        ratio = ours / peer
+        print(f"locate: hiljade {ours:.0f} texts/s, aho-corasick scan {peer:.0f} texts/s, ratio {ratio:.2f}x")
     return 0
 
 

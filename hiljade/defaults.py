@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
         "json_logs": False,
     },
     "recheck": {"batch_size": 100, "min_age": "1d", "every": "7d"},
+    # `hiljade process`: processes locating posts (at most one per CPU; 1 locates in the process itself)
+    "process": {"workers": 2},
     "sites": {"radius_m": 25.0, "verify_reports": 3, "phash_threshold": 6, "text_similarity": 0.9},
     "review": {"required_agreements": 1},
     "imports": {

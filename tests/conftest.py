@@ -16,6 +16,15 @@ import pytest
 from tests.support.paths import SHARED_DATA, SHARED_EVAL, SKIP_NO_SHARED
 
 
+@pytest.fixture(autouse=True, scope="session")
+def gazetteer_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The gazetteer cache (``HILJADE_CACHE_DIR``) of every test is a temporary folder, never ~/.cache."""
+    folder = tmp_path_factory.mktemp("gazetteer-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HILJADE_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The read-only third-party data folder, or skip with a stated reason."""

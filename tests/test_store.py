@@ -7,13 +7,14 @@ import datetime as dt
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
 from hiljade.errors import StoreError
 from hiljade.models.ledger import Cursor, finish_run, last_runs, load_cursor, save_cursor, start_run
 from hiljade.models.posts import DUPLICATE, NEW, UPDATED, AuthorPolicy, save_post
 from hiljade.models.schema import Author, Media, Post, PostCopy, PostVersion
-from hiljade.models.store import MIGRATIONS, Store
+from hiljade.models.store import MIGRATIONS, SCHEMA_HEAD, Store
 from hiljade.privacy import pseudonym
 from hiljade.records import AuthorRecord, MediaRecord, PostRecord
 
@@ -196,3 +197,22 @@ def test_a_saved_post_names_its_author_only_by_pseudonym(store: Store) -> None:
         save_post(conn, make_post(raw={"id": "1", "author_pseudonym": "forged"}), POLICY, NOW)
         raw = conn.execute(select(Post.raw)).scalar_one()
     assert raw == {"id": "1", "author_pseudonym": pseudonym(POLICY.secret, "mastodon", "https://a.example/users/x")}
+
+
+def test_the_schema_head_written_in_the_code_is_alembics_head(db_url: str) -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head == SCHEMA_HEAD  # a new migration must move SCHEMA_HEAD too
+    store = Store(db_url)
+    with pytest.raises(StoreError, match="not initialised"):
+        store.check_schema()
+    older = ScriptDirectory.from_config(cfg).get_revision(head).down_revision
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, older)
+    with pytest.raises(StoreError, match=f"is at schema {older}, the code needs {head}"):
+        store.check_schema()
+    store.migrate()
+    store.check_schema()
+    store.close()

@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Create or upgrade the database, and the pseudonym key if none exists.",
     ),
     "locate": (
-        "hiljade.cli.places:locate",
+        "hiljade.cli.locate:locate",
         'Locate texts: JSON lines {"id", "text"} on stdin (or --text), one JSON answer per line on stdout.',
     ),
     "official": (

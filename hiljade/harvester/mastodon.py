@@ -1,4 +1,8 @@
-"""Hashtag feeds of Mastodon-API servers, read with Mastodon.py one page at a time.
+"""Hashtag feeds of Mastodon-API servers, read one page at a time.
+
+Timeline pages are asked as plain JSON through the one HTTP session, the way Mastodon.py asks
+them (``mastodon_pages``; ``typed_pages=True`` goes through Mastodon.py's typed objects instead);
+Mastodon.py keeps the rest: its feed probe, single statuses for the recheck.
 
 Works with any server that speaks the Mastodon client API (Mastodon, GoToSocial, Akkoma,
 Pleroma, Takahē ...): ids stay opaque strings, missing fields are tolerated, requests are
@@ -15,10 +19,9 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from mastodon import Mastodon
@@ -37,8 +40,9 @@ from hiljade.errors import (
     server_time,
 )
 from hiljade.harvester.http import HttpClient, HttpSession, Retries
-from hiljade.harvester.mastodon_status import as_int, opt_out_reason, parse_time, status_id, status_to_record
-from hiljade.records import FIELD_LIMITS, PostRecord, text_problem, unstorable
+from hiljade.harvester.mastodon_pages import Page, read_page, timeline_json, timeline_params
+from hiljade.harvester.mastodon_status import as_int, opt_out_reason, parse_time, status_to_record
+from hiljade.records import PostRecord, unstorable
 from hiljade.secrecy import keep_secret, scrub
 from hiljade.wording import plural
 
@@ -56,23 +60,6 @@ _PROBE_CACHE = "_Mastodon__instance_v2_cache"
 # Where a server says it is alive: Mastodon answers these paths with or without a trailing slash,
 # Takahē only without (Mastodon.py's instance_v1() asks with one).
 _INSTANCE_PATHS = ("/api/v1/instance", "/api/v2/instance", "/api/v1/instance/", "/api/v2/instance/")
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a hashtag feed, converted, with what it cost to get it."""
-
-    posts: tuple[PostRecord, ...]  # statuses NOT opted out, server order (newest first), one per uri
-    opted_out: int  # statuses skipped because their account opted out
-    ids: tuple[str, ...]  # ALL status ids the server returned, server order (newest first)
-    oldest_created_at: datetime | None  # created_at of the last status on the page, any opt-out state
-    request_url: str  # the URL asked (no token in it)
-    requests: int  # HTTP requests made for this page, retries (and Mastodon.py's feed probe) included
-    rate_limit_waits: int  # how many times we waited for a rate limit
-    waited_seconds: float  # all time slept for this page: pacing, backoff and rate limits
-    next_max_id: str | None = None  # from the Link header rel="next" (older page), if any
-    prev_min_id: str | None = None  # from the Link header rel="prev" (newer page), if any
-    malformed: tuple[str, ...] = ()  # one reason per status that could not be converted
 
 
 class MastodonSource(HttpClient):
@@ -93,8 +80,13 @@ class MastodonSource(HttpClient):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         max_wait: float = MAX_WAIT_SECONDS,
+        typed_pages: bool = False,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
+        # True: timeline pages through Mastodon.py's typed objects (the old way, kept as the benchmark's
+        # peer and a fallback); False: the same request as plain JSON through the one session
+        self.typed_pages = typed_pages
+        self._timeout = timeout
         if access_token is None and token_env:
             access_token = os.environ.get(token_env) or None
             if access_token is None:
@@ -116,58 +108,24 @@ class MastodonSource(HttpClient):
                  limit: int = 40) -> Page:
         """One page of ``#hashtag``: newest first; ``max_id`` asks older, ``min_id`` the page just newer."""
         tag = clean_hashtag(hashtag)
+        what = f"#{tag} timeline"
         self._http.reset_counts()
-        self._call(f"#{tag} timeline", lambda: self._api.timeline_hashtag(
-            quote(tag, safe=""), min_id=min_id, max_id=max_id, limit=limit))
+        if self.typed_pages:  # Mastodon.py's typed objects, thrown away: the answer is read as JSON below
+            self._call(what, lambda: self._api.timeline_hashtag(
+                quote(tag, safe=""), min_id=min_id, max_id=max_id, limit=limit))
+            data = None
+        else:
+            params = timeline_params(max_id, min_id, limit)
+            data = self._call(what, lambda: timeline_json(
+                self._api, self._http, self.base_url, quote(tag, safe=""), params,
+                access_token=self._token, timeout=self._timeout))
         response, url = self._http.last_response, self._http.last_url
         assert response is not None  # the call succeeded, so a response arrived
-        data = self._json(response, list, f"#{tag} timeline")
-        fetched_at = datetime.now(UTC)
-        posts: list[PostRecord] = []
-        ids: list[str] = []
-        malformed: list[str] = []
-        seen: set[str] = set()
-        opted_out = 0
-        for item in data:
-            sid = status_id(item.get("id")) if isinstance(item, dict) else None
-            if sid is None:
-                malformed.append("an item without an id")
-                continue
-            bad_id = text_problem("its id", sid, FIELD_LIMITS["native_id"])
-            if bad_id:  # never a cursor: it could not be stored
-                malformed.append(f"a status whose id cannot be stored: {bad_id}")
-                continue
-            ids.append(sid)
-            original = item["reblog"] if isinstance(item.get("reblog"), dict) else item
-            if opt_out_reason(original.get("account") or {}):
-                opted_out += 1
-                continue
-            try:
-                record = status_to_record(item, server=self.base_url, fetched_from=url, fetched_at=fetched_at)
-            except SourceError as exc:
-                malformed.append(f"status {sid}: {exc}")
-                continue
-            except RecursionError:
-                malformed.append(f"status {sid}: nested too deeply to read")
-                continue
-            problem = unstorable(record)
-            if problem:
-                malformed.append(f"status {sid} cannot be stored: {problem}")
-                continue
-            if record.uri not in seen:
-                seen.add(record.uri)
-                posts.append(record)
-        last = data[-1] if data and isinstance(data[-1], dict) else {}
-        links, counts = response.links, self._http.counts
-        return Page(
-            posts=tuple(posts), opted_out=opted_out, ids=tuple(ids),
-            oldest_created_at=parse_time(last.get("created_at")), request_url=url,
-            requests=counts.requests, rate_limit_waits=counts.rate_limit_waits,
-            waited_seconds=counts.waited_seconds,
-            next_max_id=_query_value(links.get("next"), "max_id"),
-            prev_min_id=_query_value(links.get("prev"), "min_id", "since_id"),
-            malformed=tuple(malformed),
-        )
+        data = self._json(response, list, what, data)
+        counts = self._http.counts
+        return read_page(data, server=self.base_url, url=url, fetched_at=datetime.now(UTC), response=response,
+                         requests_made=counts.requests, rate_limit_waits=counts.rate_limit_waits,
+                         waited_seconds=counts.waited_seconds)
 
     def status(self, native_id: str) -> PostRecord | None:
         """The status with this id on this server, or None when the server says 404/410 (deleted)."""
@@ -325,9 +283,10 @@ class MastodonSource(HttpClient):
             return f"{head}: {_short(str(body['error']))}"
         return head
 
-    def _json(self, response: requests.Response, expected: type, what: str) -> Any:
+    def _json(self, response: requests.Response, expected: type, what: str, data: Any = None) -> Any:
+        """The answer's JSON (``data`` when it was read already), which must be an ``expected``."""
         try:
-            data = response.json()  # Mastodon.py has parsed this body already
+            data = response.json() if data is None else data  # Mastodon.py has parsed this body already
         except (ValueError, RecursionError) as exc:
             raise SourceUnavailable(f"{self.base_url}: {what}: the answer is not JSON hiljade can read",
                                     kind="bad_response", status=response.status_code) from exc
@@ -363,12 +322,6 @@ def clean_hashtag(hashtag: str) -> str:
 def _short(text: str, limit: int = 200) -> str:
     text = " ".join(scrub(text).split())  # masked before it is cut, so no piece of a secret stays
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _query_value(link: Mapping[str, str] | None, *names: str) -> str | None:
-    """The first of ``names`` found in the query of a Link header entry."""
-    query = parse_qs(urlsplit(link["url"]).query) if link and link.get("url") else {}
-    return next((query[name][-1] for name in names if query.get(name)), None)
 
 
 def _read_limits(response: requests.Response) -> tuple[int | None, float | None]:

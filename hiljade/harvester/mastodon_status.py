@@ -23,6 +23,7 @@ _OPT_OUT = re.compile(r"(?<![\w#/&])#(nobot|noindex|nosearch)(?!\w)", re.IGNOREC
 _ACCOUNT_FLAGS = ("noindex", "indexable")  # what a stored account keeps (see stored_payload)
 # name the account a reply answers (often the author) and the accounts mentioned (shown in the text)
 _ACCOUNT_IDS = ("in_reply_to_account_id", "mentions")
+_LEAVES = frozenset((str, int, float, bool, type(None)))  # exact types of JSON scalars
 
 
 def status_to_record(status: Mapping[str, Any], *, server: str, fetched_from: str,
@@ -68,6 +69,8 @@ def stored_payload(post: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _without_accounts(value: Any) -> Any:
+    if type(value) in _LEAVES:  # most of a payload: settled without the slower checks below
+        return value
     if isinstance(value, Mapping):
         return {
             str(k): reduced_account(v) if k == "account" and isinstance(v, Mapping) else _without_accounts(v)
@@ -144,6 +147,8 @@ def parse_time(value: Any) -> datetime | None:
 
 def to_json(value: Any) -> Any:
     """Plain JSON data from Mastodon.py objects: str ids, ISO date strings, dicts and lists."""
+    if type(value) in _LEAVES:  # plain JSON scalars (not subclasses) stay as they are
+        return value
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items() if not str(k).startswith("__")}
     if isinstance(value, (list, tuple)):

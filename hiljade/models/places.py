@@ -39,12 +39,23 @@ def replace_gazetteer(
     return int(result.inserted_primary_key[0])
 
 
+def newest_build(conn: Connection) -> tuple[int, str] | None:
+    """The newest build's id and the fingerprint of its rows, or None when no gazetteer was built."""
+    query = select(GazetteerBuild.id, GazetteerBuild.fingerprint).order_by(GazetteerBuild.id.desc()).limit(1)
+    row = conn.execute(query).first()
+    return (int(row.id), str(row.fingerprint)) if row is not None else None
+
+
+def gazetteer_rows(conn: Connection) -> list[dict[str, Any]]:
+    """The stored gazetteer's rows, in the order they were stored (empty when none was built)."""
+    table = GazetteerEntry.__table__
+    return [{k: r._mapping[k] for k in ROW_KEYS} for r in conn.execute(select(table).order_by(table.c.id))]
+
+
 def load_gazetteer_rows(conn: Connection) -> tuple[int | None, list[dict[str, Any]]]:
     """The newest build id and its rows (empty when no gazetteer was built)."""
     build = conn.execute(select(func.max(GazetteerBuild.id))).scalar_one_or_none()
-    table = GazetteerEntry.__table__
-    rows = [{k: r._mapping[k] for k in ROW_KEYS} for r in conn.execute(select(table).order_by(table.c.id))]
-    return build, rows
+    return build, gazetteer_rows(conn)
 
 
 def geocode_answer(conn: Connection, key: str) -> list[dict[str, Any]] | None:

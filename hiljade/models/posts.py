@@ -83,7 +83,7 @@ def stored_raw(post: PostRecord, policy: AuthorPolicy) -> dict[str, Any]:
     return raw
 
 
-def _post_values(post: PostRecord, policy: AuthorPolicy, now: dt.datetime) -> dict[str, Any]:
+def post_values(post: PostRecord, policy: AuthorPolicy, now: dt.datetime) -> dict[str, Any]:
     return {
         "text": post.text,
         "edited_at": post.edited_at,
@@ -99,7 +99,7 @@ def _post_values(post: PostRecord, policy: AuthorPolicy, now: dt.datetime) -> di
     }
 
 
-def _media_rows(post_id: int, media: Sequence[MediaRecord]) -> list[dict[str, Any]]:
+def media_rows(post_id: int, media: Sequence[MediaRecord]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     rows = []
     for position, m in enumerate(media):
@@ -226,7 +226,7 @@ def _other_server(conn: Connection, row: Any, post: PostRecord, values: dict[str
     m = Media.__table__
     keep = {x.url for x in post.media}
     conn.execute(delete(m).where(m.c.post_id == row.id, m.c.url.not_in(keep)))
-    for media in _media_rows(row.id, post.media):
+    for media in media_rows(row.id, post.media):
         insert_ignore(conn, Media.__table__, media, ("post_id", "url"))
     return UPDATED
 
@@ -252,7 +252,7 @@ def save_post(
     ).first():
         return ERASED
     author = author_id(conn, post.author, policy, now) if post.author else None
-    values = _post_values(post, policy, now)
+    values = post_values(post, policy, now)
     inserted = insert_ignore(
         conn,
         posts,
@@ -286,7 +286,7 @@ def save_post(
         ("platform", "server", "native_id"),
     )
     if inserted:
-        for media in _media_rows(row.id, post.media):
+        for media in media_rows(row.id, post.media):
             insert_ignore(conn, Media.__table__, media, ("post_id", "url"))
         return NEW
     if post.platform in FEDERATED:
@@ -303,7 +303,7 @@ def save_post(
         )
     )
     conn.execute(update(posts).where(posts.c.id == row.id).values(updated_at=now, **values))
-    for media in _media_rows(row.id, post.media):
+    for media in media_rows(row.id, post.media):
         insert_ignore(conn, Media.__table__, media, ("post_id", "url"))
     return UPDATED
 

@@ -5,22 +5,29 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from hiljade.errors import StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "alembic_version"  # where alembic keeps the database's revision (env.py keeps the default)
+# The newest migration's revision: what `check_schema` expects of a database. Written here so that a
+# command need not load alembic to read the migration scripts (a quarter of a second at every start);
+# `tests/test_store.py` checks it against alembic's own reading, so a new migration cannot forget it.
+SCHEMA_HEAD = "0009"
 
 
 def _alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    # deferred: alembic is heavy and only `hiljade init` needs it
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -73,6 +80,10 @@ class Store:
 
     def migrate(self) -> tuple[str | None, str]:
         """Create or upgrade the schema to the newest revision; returns (before, after)."""
+        # deferred: alembic is heavy and only `hiljade init` migrates
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
         try:
             with self.engine.begin() as conn:
                 before = MigrationContext.configure(conn).get_current_revision()
@@ -86,12 +97,22 @@ class Store:
 
     def check_schema(self) -> None:
         """Raise StoreError with the fix when the database is missing or behind the code."""
-        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        head = SCHEMA_HEAD
         try:
             with self.engine.connect() as conn:
-                current = MigrationContext.configure(conn).get_current_revision()
+                stored = (
+                    conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+                    if inspect(conn).has_table(VERSION_TABLE)
+                    else []
+                )
         except OperationalError as exc:
             raise StoreError(f"cannot reach database {self.safe_url}: {exc.orig}") from exc
+        if len(stored) > 1:
+            raise StoreError(
+                f"database {self.safe_url} records {len(stored)} schema revisions at once, the code needs "
+                f"{head}; run `hiljade init`"
+            )
+        current = stored[0] if stored else None
         if current is None:
             raise StoreError(f"database {self.safe_url} is not initialised; run `hiljade init` first")
         if current != head:

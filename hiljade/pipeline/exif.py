@@ -1,9 +1,10 @@
 """EXIF/XMP GPS reader for original photos: position, altitude, bearing and capture time.
 
 A pure reader over bytes: it never raises for a bad file, it answers with an ``ExifResult``
-whose ``error`` says what was wrong. exifread does the parsing; Pillow (and pillow-heif for
-HEIF) is the fallback for files exifread cannot read; the XMP packet is the fallback when
-EXIF has no position.
+whose ``error`` says what was wrong. The fast reader (``exif_tiff``) reads the GPS and date tags
+of JPEG and TIFF files straight from their TIFF structure; exifread reads what it leaves (HEIF,
+WebP, PNG, files it is unsure of), Pillow (and pillow-heif for HEIF) the files exifread cannot
+read; the XMP packet is the fallback when EXIF has no position.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hiljade.pipeline.exif_container import container_check
 from hiljade.pipeline.exif_gps import BadGps, capture_time
 from hiljade.pipeline.exif_gps import position as gps_position
 from hiljade.pipeline.exif_readers import exifread_tags, pillow_tags
+from hiljade.pipeline.exif_tiff import fast_tags
 from hiljade.pipeline.exif_xmp import xmp_fields
 from hiljade.pipeline.geometry import valid_position
 from hiljade.records import Candidate
@@ -63,21 +65,27 @@ class ExifResult:
         )
 
 
-def read_exif(data: bytes, *, name: str = "") -> ExifResult:
-    """Read GPS position, altitude, bearing and capture time from an image's bytes."""
+def read_exif(data: bytes, *, name: str = "", fast: bool = True) -> ExifResult:
+    """Read GPS position, altitude, bearing and capture time from an image's bytes.
+
+    ``fast=False`` skips the fast reader: exifread and Pillow read every file (the reference
+    the fast reader is tested against).
+    """
     if len(data) > MAX_BYTES:
         return ExifResult(file=name, error=f"file too large ({len(data)} bytes > {MAX_BYTES})")
     try:
-        return _read(bytes(data), name)
+        return _read(data if type(data) is bytes else bytes(data), name, fast)
     except Exception as exc:  # the boundary: a bad file is a result, never a traceback
         return ExifResult(file=name, error=f"unreadable metadata: {type(exc).__name__}: {exc}")
 
 
-def _read(data: bytes, name: str) -> ExifResult:
+def _read(data: bytes, name: str, fast: bool) -> ExifResult:
     kind, problem = container_check(data)
     if problem:
         return ExifResult(file=name, error=problem)
-    raw, error = exifread_tags(data)
+    raw, error = (fast_tags(data, kind) if fast else None), None
+    if raw is None:
+        raw, error = exifread_tags(data)
     if raw is None:
         raw, pil_error = pillow_tags(data, kind)
         if raw is None:

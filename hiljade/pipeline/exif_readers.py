@@ -1,5 +1,6 @@
-"""The tag readers: exifread first, Pillow (with pillow-heif for HEIF) for files exifread cannot read.
+"""The slow tag readers: exifread first, Pillow (with pillow-heif for HEIF) for files exifread cannot read.
 
+They read what the fast reader (``exif_tiff``) leaves: HEIF, WebP, PNG and any file it is unsure of.
 Both give the GPS and date tags as a plain dict keyed by exifread's names, without the group prefix.
 """
 
@@ -18,7 +19,7 @@ PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "AVIF")
 logging.getLogger("exifread").setLevel(logging.ERROR)
 
 # GPS IFD tag ids (as Pillow keys them) -> the names exifread gives them, without the "GPS " prefix.
-_GPS_TAGS = {
+GPS_TAGS = {
     1: "GPSLatitudeRef",
     2: "GPSLatitude",
     3: "GPSLongitudeRef",
@@ -29,7 +30,7 @@ _GPS_TAGS = {
     17: "GPSImgDirection",
     31: "GPSHPositioningError",
 }
-_DATE_TAGS = {
+DATE_TAGS = {
     0x9003: "DateTimeOriginal",
     0x9011: "OffsetTimeOriginal",
     0x9004: "DateTimeDigitized",
@@ -51,7 +52,7 @@ def exifread_tags(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
         if group == "GPS":
             tag_name = "GPSHPositioningError" if tag_name == "Tag 0x001F" else tag_name
             raw[tag_name] = tag.values
-        elif group == "EXIF" and tag_name in _DATE_TAGS.values():
+        elif group == "EXIF" and tag_name in DATE_TAGS.values():
             raw[tag_name] = tag.values
         elif key == "Image GPSInfo":
             raw["GPSInfo"] = list(tag.values)
@@ -59,6 +60,7 @@ def exifread_tags(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
 
 
 _heif_registered = False
+_pillow_formats: list[str] = []  # PILLOW_FORMATS that Pillow can open, known after the first call
 
 
 def pillow_tags(data: bytes, kind: str | None) -> tuple[dict[str, Any] | None, str]:
@@ -69,10 +71,12 @@ def pillow_tags(data: bytes, kind: str | None) -> tuple[dict[str, Any] | None, s
 
         pillow_heif.register_heif_opener()
         _heif_registered = True
-    Image.init()
-    formats = [fmt for fmt in PILLOW_FORMATS if fmt in Image.OPEN]
+        _pillow_formats.clear()
+    if not _pillow_formats:
+        Image.init()
+        _pillow_formats.extend(fmt for fmt in PILLOW_FORMATS if fmt in Image.OPEN)
     try:
-        with Image.open(io.BytesIO(data), formats=formats) as image:
+        with Image.open(io.BytesIO(data), formats=_pillow_formats) as image:
             exif = image.getexif()
             gps = exif.get_ifd(0x8825)
             dates = exif.get_ifd(0x8769)
@@ -80,6 +84,6 @@ def pillow_tags(data: bytes, kind: str | None) -> tuple[dict[str, Any] | None, s
         return None, "not a recognised image format" if kind is None else f"unreadable {kind} image"
     except Exception as exc:  # Pillow raises many types for broken files
         return None, f"unreadable image: {type(exc).__name__}: {exc}"
-    raw: dict[str, Any] = {name: gps[tag] for tag, name in _GPS_TAGS.items() if tag in gps}
-    raw.update({name: dates[tag] for tag, name in _DATE_TAGS.items() if tag in dates})
+    raw: dict[str, Any] = {name: gps[tag] for tag, name in GPS_TAGS.items() if tag in gps}
+    raw.update({name: dates[tag] for tag, name in DATE_TAGS.items() if tag in dates})
     return raw, ""

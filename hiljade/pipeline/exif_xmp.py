@@ -12,18 +12,25 @@ from hiljade.pipeline.geometry import valid_position
 _XMP_MAX = 4 * 1024 * 1024
 
 _XMP_COORD = re.compile(r"(\d{1,3}(?:\.\d+)?)(?:,(\d{1,2}(?:\.\d+)?))?(?:,(\d{1,2}(?:\.\d+)?))?([NSEW])")
+_XMP_START = re.compile(rb"<x:x[am]pmeta")  # one pass over the file finds the first of either
 
 
 def _xmp_packet(data: bytes) -> str | None:
-    start = data.find(b"<x:xmpmeta")
-    start = start if start >= 0 else data.find(b"<x:xapmeta")
-    if start < 0:
+    """The first ``<x:xmpmeta`` packet, else the first ``<x:xapmeta`` one, as text."""
+    found = _XMP_START.search(data)
+    if found is None:
         return None
+    start = found.start()
+    if data[start + 4] == ord("a"):  # an old-style packet comes first: a new-style one after it wins
+        later = data.find(b"<x:xmpmeta", start + 10)
+        start = later if later >= 0 else start
     end = data.find(b"meta>", start + 10, start + _XMP_MAX)
     return data[start : end + 5 if end > 0 else start + _XMP_MAX].decode("utf-8", "replace")
 
 
 def _xmp_value(packet: str, name: str) -> str | None:
+    if f"exif:{name}" not in packet:  # both forms name the property: a quick look before the pattern
+        return None
     pattern = rf"exif:{name}\s*=\s*([\"'])(.*?)\1|<exif:{name}>\s*([^<]*?)\s*</exif:{name}>"
     match = re.search(pattern, packet, re.S)
     return None if match is None else (match.group(2) if match.group(2) is not None else match.group(3))

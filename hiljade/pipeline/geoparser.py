@@ -28,20 +28,27 @@ MAX_TEXT = 20_000  # characters of a text the geoparser reads
 def parse(text: str, gazetteer: Gazetteer) -> list[Candidate]:
     """Candidate positions named in ``text``, best first (see the module docstring); only the first
     MAX_TEXT characters are read (a report names its place early; a longer text is no report)."""
+    return parse_tokens(text, gazetteer)[0]
+
+
+def parse_tokens(text: str, gazetteer: Gazetteer) -> tuple[list[Candidate], list[Token]]:
+    """``parse``, and the tokens of the text it read (the first MAX_TEXT characters)."""
     text = text[:MAX_TEXT]
     tokens = tokenize(text)
     mentions = find_mentions(tokens, gazetteer) if tokens else []
     assign_roles(mentions, tokens, text, gazetteer)
     places = [m for m in mentions if m.role in ("place", "weak")]
-    claimed = [(tokens[m.i].start, tokens[m.j - 1].end) for m in mentions]
-    used: set[int] = set()
-    cands = address_drafts(places, tokens, text, gazetteer, used, claimed)
-    cands += intersection_drafts(places, tokens, text, gazetteer, used)
-    cands += meeting_drafts(places, tokens, text, gazetteer, used)
-    cands += point_drafts(places, tokens, gazetteer, used)
-    cands += street_drafts(places, tokens, gazetteer, used)
-    judge(cands, mentions, tokens, gazetteer)
-    outside = ", ".join(m.outside for m in mentions if m.role == "outside")
+    cands: list[Draft] = []
+    if places or not tokens:  # no place named, no candidate (a text of links alone takes the full path)
+        claimed = [(tokens[m.i].start, tokens[m.j - 1].end) for m in mentions]
+        used: set[int] = set()
+        cands = address_drafts(places, tokens, text, gazetteer, used, claimed)
+        cands += intersection_drafts(places, tokens, text, gazetteer, used)
+        cands += meeting_drafts(places, tokens, text, gazetteer, used)
+        cands += point_drafts(places, tokens, gazetteer, used)
+        cands += street_drafts(places, tokens, gazetteer, used)
+        judge(cands, mentions, tokens, gazetteer)
+    outside = ", ".join([m.outside for m in mentions if m.role == "outside"])
     out = []
     for c in cands:
         status = "auto" if c.auto else "pending_review"
@@ -49,20 +56,28 @@ def parse(text: str, gazetteer: Gazetteer) -> list[Candidate]:
             status, c.evidence["rejected"] = "rejected", f"the post names a place outside the area: {outside}"
         confidence = c.confidence * (0.6 if c.evidence["doubts"] else 1.0)
         out.append(
-            Candidate(
-                lat=c.lat,
-                lon=c.lon,
-                method=c.method,
-                precision_m=round(c.precision, 1),
-                confidence=round(confidence, 3),
-                status=status,
-                matched=text[c.span[0] : c.span[1]],
-                span=c.span,
-                source=c.source,
-                evidence=c.evidence,
+            Candidate(  # lat, lon, method, precision_m, confidence, status, matched, span, source, evidence
+                c.lat,
+                c.lon,
+                c.method,
+                round(c.precision, 1),
+                round(confidence, 3),
+                status,
+                text[c.span[0] : c.span[1]],
+                c.span,
+                c.source,
+                c.evidence,
             )
         )
-    return out
+    return out, tokens
+
+
+def _reach(gaz: Gazetteer, c: Draft) -> float:
+    return float(gaz.entries[c.eids[0]].properties.get("reach_m", 0.0))
+
+
+def _polygon(gaz: Gazetteer, eid: int) -> bool:
+    return gaz.entries[eid].geometry.geom_type.endswith("Polygon")
 
 
 def judge(cands: list[Draft], mentions: list[Mention], tokens: list[Token], gaz: Gazetteer) -> None:
@@ -72,13 +87,10 @@ def judge(cands: list[Draft], mentions: list[Mention], tokens: list[Token], gaz:
     if not cands:
         return
     best = cands[0]
-
-    def reach(c: Draft) -> float:
-        return float(gaz.entries[c.eids[0]].properties.get("reach_m", 0.0))
-
     for other in cands[1:]:
         if all(
-            gaz.distance_to(e, best.lat, best.lon) > NEAR_M + reach(other) + reach(best) for e in other.eids
+            gaz.distance_to(e, best.lat, best.lon) > NEAR_M + _reach(gaz, other) + _reach(gaz, best)
+            for e in other.eids
         ):
             best.evidence["doubts"].append(f"also names {other.source}")
             if RANK[other.method] == RANK[best.method]:
@@ -92,6 +104,6 @@ def judge(cands: list[Draft], mentions: list[Mention], tokens: list[Token], gaz:
             # we cannot draw, and the middle of Dečanska is not it.
             best.evidence["doubts"].append(f"also names {gaz.entries[m.kinds['known'][0]].name}, not mapped")
             best.evidence["ambiguous"] = True
-        polys = [e for e in m.kinds.get("area", []) if gaz.entries[e].geometry.geom_type.endswith("Polygon")]
+        polys = [e for e in m.kinds.get("area", []) if gaz.remember(("polygon", e), _polygon, gaz, e)]
         if polys and all(gaz.distance_to(e, best.lat, best.lon) > 300.0 for e in polys):
             best.evidence["doubts"].append(f"not in {gaz.entries[polys[0]].name}")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
-from hiljade.pipeline.gazetteer import Gazetteer
+from hiljade.pipeline.gazetteer import Gazetteer, NameGroup, Spelling
 from hiljade.pipeline.geoparser_lexicon import (
     CORNER_WORDS,
     COUNT_AFTER,
@@ -22,14 +24,18 @@ from hiljade.pipeline.geoparser_lexicon import (
     NUMBER_ALONE,
 )
 from hiljade.pipeline.geoparser_mentions import Mention
-from hiljade.pipeline.normalize import Token, folds, keys
+from hiljade.pipeline.normalize import Token, keys
 from hiljade.pipeline.numerals import housenumber_keys
 from hiljade.pipeline.scripts import fold
 
 MAX_CORNER_GAP = 6  # words between two street names that a corner word can still join
+_DIGIT = re.compile(r"\d")
+_NEXT_WORD = re.compile(r"\s*(\w*)")
+_FOLD = attrgetter("fold")
+_fold = lru_cache(maxsize=10_000)(fold)  # the word after a number, folded: "kamere", "metara"
 
 
-@dataclass
+@dataclass(slots=True)
 class Draft:
     """A candidate while it is built and judged: its position, the entries behind it, its evidence."""
 
@@ -50,29 +56,40 @@ class Draft:
 
 
 def span_of(tokens: list[Token], *ms: Mention) -> tuple[int, int]:
-    return tokens[min(m.i for m in ms)].start, tokens[max(m.j for m in ms) - 1].end
+    if len(ms) == 1:
+        return tokens[ms[0].i].start, tokens[ms[0].j - 1].end
+    return tokens[min([m.i for m in ms])].start, tokens[max([m.j for m in ms]) - 1].end
 
 
 def evidence_of(m: Mention, gaz: Gazetteer, eid: int, **extra: Any) -> dict[str, Any]:
     """What matched: the entry, the variant of its name and the tag that variant came from."""
-    variant, tag = max(  # the spelling of the name closest to the one in the post
-        ((v, t) for e, v, t in m.group.members if e == eid),
-        key=lambda vt: (
-            sum(a == b for a, b in zip(m.written, folds(vt[0]), strict=False)),
-            any("\u0400" <= ch <= "\u04ff" for ch in vt[0]) == m.cyrillic,
-        ),
-        default=("", ""),
-    )
+    spellings = m.group.spellings(eid)
+    if len(spellings) == 1:
+        variant, tag = spellings[0].variant, spellings[0].tag
+    else:
+        key = ("spelling", m.group.index, eid, m.written, m.cyrillic)
+        variant, tag = gaz.remember(key, _closest, spellings, m.written, m.cyrillic)
     entry = gaz.entries[eid]
     ev: dict[str, Any] = {
         "entry": entry.name,
         "kind": entry.kind,
         "variant": variant,
         "tag": tag,
-        "doubts": list(m.doubts) + (["one wrong letter"] if m.typo else []),
+        "doubts": m.doubts + ["one wrong letter"] if m.typo else list(m.doubts),
     }
-    ev.update(extra)
+    if extra:
+        ev.update(extra)
     return ev
+
+
+def _closest(spellings: tuple[Spelling, ...], written: tuple[str, ...], cyrillic: bool) -> tuple[str, str]:
+    """The spelling of a name closest to the one in the post: most words alike, then the same script."""
+    variant, tag, _, _ = max(
+        spellings,
+        key=lambda s: (sum(a == b for a, b in zip(written, s.folds, strict=False)), s.cyrillic == cyrillic),
+        default=("", "", (), False),
+    )
+    return variant, tag
 
 
 def address_drafts(
@@ -86,13 +103,14 @@ def address_drafts(
     """A street with a house number after it, or a lone "broj N" paired with the nearest street."""
     streets = [m for m in places if gaz.addresses.get(m.group.keys) or "street" in m.kinds]
     numbers: dict[int, tuple[Mention, str, tuple[int, int]]] = {}
-    for m in streets:
+    digits = _DIGIT.search(text) is not None  # every house number has one
+    for m in streets if digits else ():
         hit = NUMBER_AFTER.match(text, tokens[m.j - 1].end)
         if not hit or any(s <= hit.start(1) < e for s, e in claimed):
             continue  # "Boze Baucala 5. kozarske": the number starts the next name
-        after = re.match(r"\s*(\w*)", text[hit.end() : hit.end() + 20])
+        after = _NEXT_WORD.match(text[hit.end() : hit.end() + 20])
         if not (hit.group(2) or hit.group(3)) and (
-            fold(after.group(1)) in COUNT_AFTER or text[hit.end() : hit.end() + 1] in ("-", ":", "%")
+            _fold(after.group(1)) in COUNT_AFTER or text[hit.end() : hit.end() + 1] in ("-", ":", "%")
         ):
             continue  # "Dečanska 3 kamere", "na 200 metara", "u 7:30"
         number = (
@@ -102,7 +120,9 @@ def address_drafts(
             + ("-" + hit.group(4) if hit.group(4) else "")
         )
         numbers[id(m)] = (m, number, (tokens[m.i].start, hit.end()))
-    for hit in NUMBER_ALONE.finditer(text):
+    # "broj 5" needs "br"; with words but no street, a lone number has nothing to pair with
+    alone = digits and bool(streets or not tokens) and any(w in text.lower() for w in ("br", "бр"))
+    for hit in NUMBER_ALONE.finditer(text) if alone else ():
         if any(s <= hit.start(1) < e for _, _, (s, e) in numbers.values()):
             continue
         free = [m for m in streets if id(m) not in numbers]
@@ -118,9 +138,7 @@ def address_drafts(
             numbers[id(m)] = (m, hit.group(1) + (hit.group(2) or ""), span)
     out = []
     for m, number, span in numbers.values():
-        street_keys = {m.group.keys} | {
-            keys(v) for e, _, _ in m.group.members for v in gaz.entries[e].variants
-        }
+        street_keys = gaz.remember(("street keys", m.group.index), _street_keys, m.group, gaz)
         wanted = housenumber_keys(number)
         for exact, hn in ((True, wanted[0]), (False, wanted[-1])):
             eids = sorted({e for k in street_keys for e in gaz.addresses.get(k, {}).get(hn, ())})
@@ -155,13 +173,18 @@ def address_drafts(
     return out
 
 
+def _street_keys(group: NameGroup, gaz: Gazetteer) -> set[tuple[str, ...]]:
+    """The keys of every name of the entries a name stands for (their addresses may be under any)."""
+    return {group.keys} | {keys(v) for e, _, _ in group.members for v in gaz.entries[e].variants}
+
+
 def intersection_drafts(
     places: list[Mention], tokens: list[Token], text: str, gaz: Gazetteer, used: set[int]
 ) -> list[Draft]:
     """Two streets of one sentence that meet; a corner word between them makes it sure."""
     out: list[Draft] = []
     streets = [m for m in places if "street" in m.kinds]
-    for n, a in enumerate(streets):
+    for n, a in enumerate(streets) if len(streets) > 1 else ():
         for b in streets[n + 1 :]:
             if b.i - a.j > MAX_CORNER_GAP:
                 continue  # more words between them than corner_cue allows: it would say None
@@ -178,12 +201,10 @@ def intersection_drafts(
                 continue
             for x, y, eid in pairs:
                 entry = gaz.entries[eid]
-                pts = list(getattr(entry.geometry, "geoms", [entry.geometry]))
-                centre = entry.geometry.centroid if len(pts) > 1 else pts[0]
-                pt = min(pts, key=centre.distance)
+                lat, lon, meets = gaz.corner(eid)
                 ev_a, ev_b = evidence_of(a, gaz, x), evidence_of(b, gaz, y)
                 doubts = ev_a.pop("doubts") + ev_b.pop("doubts")
-                doubts += [f"the streets meet at {len(pts)} places"] if len(pts) > 1 else []
+                doubts += [f"the streets meet at {meets} places"] if meets > 1 else []
                 doubts += ["several streets carry these names"] if len(pairs) > 1 else []
                 doubts += [] if cue else ["no corner word between the names"]
                 ev = {
@@ -196,9 +217,9 @@ def intersection_drafts(
                 out.append(
                     Draft(
                         "intersection",
-                        pt.y,
-                        pt.x,
-                        30.0 if len(pts) == 1 else 60.0,
+                        lat,
+                        lon,
+                        30.0 if meets == 1 else 60.0,
                         span_of(tokens, a, b),
                         f"intersection:{entry.name}",
                         [eid],
@@ -213,16 +234,15 @@ def corner_cue(tokens: list[Token], text: str, a: Mention, b: Mention) -> str | 
     """The corner word joining two street names; "" when they only share a sentence; None when
     they are not joined (far apart, or a list: "u X i u Y")."""
     gap_raw = text[tokens[a.j - 1].end : tokens[b.i].start].strip()
-    gap = [t.fold for t in tokens[a.j : b.i]]
+    gap = list(map(_FOLD, tokens[a.j : b.i]))
     if not gap and gap_raw in JOIN_MARKS:
         return gap_raw
     listed = "i" in gap and gap[gap.index("i") + 1 : gap.index("i") + 2] in (["u"], ["na"])
     if len(gap) > MAX_CORNER_GAP or listed:
         return None
-    around = [t.fold for t in tokens[max(0, a.i - 3) : a.i]] + gap + [t.fold for t in tokens[b.j : b.j + 2]]
-    corner = next((w for w in around if w in CORNER_WORDS), None)
-    if corner:
-        return corner
+    around = [*map(_FOLD, tokens[max(0, a.i - 3) : a.i]), *gap, *map(_FOLD, tokens[b.j : b.j + 2])]
+    if not CORNER_WORDS.isdisjoint(around):
+        return next(w for w in around if w in CORNER_WORDS)
     if gap == ["i"] and tokens[a.j - 1].fold.endswith("oj") and tokens[b.j - 1].fold.endswith("oj"):
         return ""  # "u Gočkoj i Tuzlanskoj": two streets, or their corner
     if gap and all(w in JOIN_WORDS for w in gap) and set(gap) - {"na", "od", "za", "ulice", "ulica", "ul"}:

@@ -1,13 +1,18 @@
 """Finding the names in a post (``find_mentions``) and what each one does there (``assign_roles``).
 
-Names are matched on folded, stemmed keys, longest match first; one wrong letter is forgiven in
-long names where nothing matched as written. A name is a place, or a weak place that needs support,
-or a direction ("okrenuta ka X"), noise ("živim u X"), blocked, a named area, or a town outside.
+Names are matched on folded, stemmed keys, longest match first (spotted in one scan of the
+gazetteer's automaton; ``exact_names_by_lookup`` is the word-by-word way, kept as its reference); one
+wrong letter is forgiven in long names where nothing matched as written. A name is a place, or a
+weak place that needs support, or a direction ("okrenuta ka X"), noise ("živim u X"), blocked, a
+named area, or a town outside.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from hiljade.pipeline.fuzzy import damerau1
 from hiljade.pipeline.gazetteer import Gazetteer, NameGroup
@@ -26,8 +31,16 @@ from hiljade.pipeline.geoparser_lexicon import (
 from hiljade.pipeline.morphology import agrees, feminine_adjective
 from hiljade.pipeline.normalize import Token
 
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_KEY = attrgetter("key")
+_FOLD = attrgetter("fold")
+_TEXT = attrgetter("text")
+_UPPER = attrgetter("upper")
+_VAGUE_KINDS = frozenset(("area", "known"))  # a name of only these is no position
+_STREET_KINDS = frozenset(("street", "square"))
 
-@dataclass
+
+@dataclass(slots=True)
 class Mention:
     """A run of tokens naming something in the gazetteer (or a town outside the area)."""
 
@@ -38,12 +51,12 @@ class Mention:
     typo: bool = False
     role: str = "place"  # place, weak (needs a corner or a number), direction, noise, blocked, area, outside
     doubts: list[str] = field(default_factory=list)
-    kinds: dict[str, list[int]] = field(default_factory=dict)
+    kinds: dict[str, list[int]] = field(default_factory=dict)  # entries by kind: the name's own, unchanged
     written: tuple[str, ...] = ()  # the folded words as the post wrote them
     cyrillic: bool = False
 
 
-def _match(tokens: list[Token], i: int, group: NameGroup, typo_ok: bool) -> int | None:
+def _match(tokens: Sequence[Token], i: int, group: NameGroup, typo_ok: bool) -> int | None:
     """Number of wrong letters (0 or 1) when ``group`` matches at token i, else None."""
     if i + len(group.keys) > len(tokens):
         return None
@@ -67,53 +80,90 @@ def _match(tokens: list[Token], i: int, group: NameGroup, typo_ok: bool) -> int 
     return typos
 
 
+def exact_names(
+    tokens: Sequence[Token], gaz: Gazetteer, keys: Iterable[str] | None = None
+) -> list[tuple[int, NameGroup]]:
+    """(first token, name) of every gazetteer name written in ``tokens`` as indexed (its first word
+    exactly, later words in any of their forms, adjectives agreeing), in text order; one scan of the
+    gazetteer's automaton (``exact_names_by_lookup`` is the same, word by word). ``keys``: the
+    tokens' keys, when already at hand."""
+    groups = gaz.groups
+    out = []
+    for i, g in gaz.spotter.spot(map(_KEY, tokens) if keys is None else keys):
+        group = groups[g]
+        if not group.agreeing or all(agrees(group.folds[k], tokens[i + k].fold) for k in group.agreeing):
+            out.append((i, group))
+    return out
+
+
+def exact_names_by_lookup(tokens: Sequence[Token], gaz: Gazetteer) -> list[tuple[int, NameGroup]]:
+    """What ``exact_names`` finds, looked up the straightforward way: each token's names by their first
+    key, then every word compared (the reference the automaton is pinned to)."""
+    return [
+        (i, group)
+        for i, tok in enumerate(tokens)
+        for group in gaz.by_first.get(tok.key, ())
+        if _match(tokens, i, group, False) is not None
+    ]
+
+
 def find_mentions(tokens: list[Token], gaz: Gazetteer) -> list[Mention]:
-    found: list[tuple[int, int, Mention]] = []  # (words, typos, mention)
-    all_caps = all(t.text.isupper() for t in tokens if not t.fold.isdigit())
-    for i, tok in enumerate(tokens):
-        for group in gaz.by_first.get(tok.key, ()):
-            if _match(tokens, i, group, False) is not None:
-                found.append((len(group.keys), 0, Mention(i, i + len(group.keys), group)))
-        acronym = tok.text.isupper() and len(tok.text) > 1 and not all_caps  # "NIS pumpa" is not Niš
-        if tok.key in OUTSIDE_FIRST and (len(tok.key) > 4 or tok.upper) and not acronym:
-            for n in (1, 2, 3):
-                name = OUTSIDE_NAMES.get(tuple(t.key for t in tokens[i : i + n]))
-                if name and i + n <= len(tokens):
-                    found.append((n, 0, Mention(i, i + n, None, outside=name)))
-    covered = {k for _, _, m in found for k in range(m.i, m.j)}
-    for i, tok in enumerate(tokens):  # one wrong letter, only where nothing matched as written
-        if i in covered or len(tok.key) < 6 or tok.key in gaz.name_keys:
-            continue
-        for near in gaz.fuzzy_keys(tok.key):
-            for start in range(max(0, i - 3), i + 1):
-                for group in gaz.by_first.get(tokens[start].key if start < i else near, ()):
-                    if near in group.keys and _match(tokens, start, group, True) == 1:
-                        found.append(
-                            (len(group.keys), 1, Mention(start, start + len(group.keys), group, typo=True))
-                        )
-    found.sort(key=lambda f: (-f[0], f[1], f[2].i))
+    keys = list(map(_KEY, tokens))
+    # (words, typos, first token, name, town outside): longest first, then exact, then earliest
+    found: list[tuple[int, int, int, NameGroup | None, str]] = [
+        (len(group.keys), 0, i, group, "") for i, group in exact_names(tokens, gaz, keys)
+    ]
+    if not OUTSIDE_FIRST.isdisjoint(keys):
+        all_caps = all(t.text.isupper() for t in tokens if not t.fold.isdigit())
+        for i in [i for i, key in enumerate(keys) if key in OUTSIDE_FIRST]:
+            tok = tokens[i]
+            acronym = tok.text.isupper() and len(tok.text) > 1 and not all_caps  # "NIS pumpa" is not Niš
+            if (len(tok.key) > 4 or tok.upper) and not acronym:
+                for n in (1, 2, 3):
+                    name = OUTSIDE_NAMES.get(tuple(keys[i : i + n]))
+                    if name and i + n <= len(tokens):
+                        found.append((n, 0, i, None, name))
+    # one wrong letter, only where nothing matched as written: words no name has, one edit from one
+    nears = gaz.near_keys(keys)
+    if any(nears):
+        covered = set()
+        for n, _, i, _, _ in found:
+            covered.update(range(i, i + n))
+        for i, key in enumerate(keys):
+            if len(key) < 6 or i in covered or key in gaz.name_keys:
+                continue
+            for near in nears[i]:
+                for start in range(max(0, i - 3), i + 1):
+                    for group in gaz.by_first.get(keys[start] if start < i else near, ()):
+                        if near in group.keys and _match(tokens, start, group, True) == 1:
+                            found.append((len(group.keys), 1, start, group, ""))
+    if len(found) > 1:
+        found.sort(key=lambda f: (-f[0], f[1], f[2]))
     taken: set[int] = set()
     chosen = []
-    for _, _, m in found:
-        if not taken.intersection(range(m.i, m.j)):
-            taken.update(range(m.i, m.j))
-            for eid in dict.fromkeys(e for e, _, _ in m.group.members) if m.group else ():
-                m.kinds.setdefault(gaz.entries[eid].kind, []).append(eid)
-            m.written = tuple(t.fold for t in tokens[m.i : m.j])
-            m.cyrillic = any("\u0400" <= ch <= "\u04ff" for t in tokens[m.i : m.j] for ch in t.text)
-            chosen.append(m)
-    return sorted(chosen, key=lambda m: m.i)
+    for n, typo, i, group, name in found:
+        if len(found) == 1 or not taken.intersection(range(i, i + n)):
+            taken.update(range(i, i + n))
+            words = tokens[i : i + n]
+            written = "".join(map(_TEXT, words)) if n > 1 else words[0].text
+            kinds = group.kinds if group is not None else {}
+            folded = tuple(map(_FOLD, words))
+            cyrillic = _CYRILLIC.search(written) is not None
+            chosen.append(Mention(i, i + n, group, name, bool(typo), "place", [], kinds, folded, cyrillic))
+    if len(chosen) > 1:
+        chosen.sort(key=lambda m: m.i)
+    return chosen
 
 
 def assign_roles(mentions: list[Mention], tokens: list[Token], text: str, gaz: Gazetteer) -> None:
     """What each name is doing in the post: a place, or a direction, noise, a vague area ..."""
-    lowercase_post = not any(t.upper for t in tokens)
+    lowercase_post = not any(map(_UPPER, tokens))
     for m in mentions:
-        before = [t.fold for t in tokens[max(0, m.i - 3) : m.i]]
+        before = list(map(_FOLD, tokens[max(0, m.i - 3) : m.i]))
         first, kinds, k = tokens[m.i], m.kinds, m.group.keys if m.group else ()
         looks_named = first.upper or lowercase_post
         street_word = bool(before) and before[-1] in STREET_WORDS
-        if any(w in NOISE_WORDS for w in before):
+        if not NOISE_WORDS.isdisjoint(before):
             m.role = "noise"  # "živim u Gočkoj"
         elif m.outside:
             m.role = "outside"
@@ -124,7 +174,7 @@ def assign_roles(mentions: list[Mention], tokens: list[Token], text: str, gaz: G
             m.role = "direction"  # "okrenuta ka Dečanskoj", "gleda na Terazije"
         elif m.i > 0 and tokens[m.i - 1].key in TYPE_WORDS and k[0] not in TYPE_WORDS:
             m.role = "blocked"  # "bulevaru Oslobođenja" is not the street Oslobođenja
-        elif not (kinds.keys() - {"area", "known"}) and not gaz.addresses.get(k):
+        elif kinds.keys() <= _VAGUE_KINDS and not gaz.addresses.get(k):
             m.role = "area"  # municipalities, neighbourhoods, streets we have no geometry for
         elif k[0].startswith("#") and len(k) == 2 and k[1] in MONTHS:
             if not (before and before[-1] in PLACE_WORDS):
@@ -147,6 +197,6 @@ def assign_roles(mentions: list[Mention], tokens: list[Token], text: str, gaz: G
             and not nxt.fold.startswith("kamer")
         ):
             m.role = "weak"  # "Jagodinska policija": an adjective with its noun, not the street
-        one_word_shop = len(k) == 1 and "landmark" in kinds and not kinds.keys() & {"street", "square"}
+        one_word_shop = len(k) == 1 and "landmark" in kinds and kinds.keys().isdisjoint(_STREET_KINDS)
         if m.role == "place" and one_word_shop and (lowercase_post or not first.upper or first.first):
             m.role = "weak"  # "Sunce prži", "lilly": a one-word shop name must look like a name

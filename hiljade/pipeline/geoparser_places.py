@@ -19,6 +19,7 @@ from hiljade.pipeline.normalize import Token, keys
 LARGE_M = 150.0  # a square or landmark reaching further than this is no position without review
 POINT_M = 25.0  # a landmark reaching no further than this is a spot: its own point beats a meeting
 MEET_M = 15.0  # a street meets a square or a large landmark when it comes this close to its outline
+_PLACE_KINDS = frozenset(("square", "landmark"))  # what a street named with a place may meet
 UNKNOWN_SIZE_M = 100.0  # the precision of a place that is an area by nature but mapped as a point
 AREA_LIKE = {  # tags of places that are areas by nature: mapped as a point, their size is unknown
     "leisure": {"park", "garden", "stadium", "sports_centre", "pitch", "nature_reserve", "marina"},
@@ -63,7 +64,7 @@ def point_drafts(places: list[Mention], tokens: list[Token], gaz: Gazetteer, use
                 if not ev["support"]:
                     continue  # "Lilly", "Pizza": a shop name alone is not a place
             reach = float(entry.properties.get("reach_m", 0.0))
-            unknown = _size_unknown(entry)
+            unknown = gaz.remember(("size unknown", cluster[0]), _size_unknown, entry)
             ev["doubts"] += (
                 [f"a large place, {reach:.0f} m from its centre to its edge"] if reach > LARGE_M else []
             ) + ([f"a {unknown} mapped as a point: its size is unknown"] if unknown else [])
@@ -103,12 +104,14 @@ def meeting_drafts(
     out: list[Draft] = []
     for a in (m for m in places if "street" in m.kinds and id(m) not in used):
         for b in places:
+            if b is a or id(b) in used or b.role != "place" or not _PLACE_KINDS.intersection(b.kinds):
+                continue
             spots = [
                 e
                 for e in b.kinds.get("square", []) + b.kinds.get("landmark", [])
                 if gaz.entries[e].properties.get("reach_m", 0.0) > POINT_M
             ]
-            if b is a or id(b) in used or b.role != "place" or not spots:
+            if not spots:
                 continue
             if tokens[a.i].sentence != tokens[b.i].sentence:
                 continue
@@ -127,15 +130,20 @@ def meeting_drafts(
                 ev = {"entry": name, "kind": "meeting", "cue": cue, "streets": [ev_a, ev_b], "doubts": doubts}
                 precision, source = max(30.0, along / 2), f"intersection:{name}"
                 out.append(
-                    Draft("intersection", pt.y, pt.x, precision, span_of(tokens, a, b), source, [q], ev)
+                    Draft("intersection", *pt, precision, span_of(tokens, a, b), source, [q], ev)
                 )
             used.update((id(a), id(b)))
             break
     return out
 
 
-def _meeting(gaz: Gazetteer, street: int, place: int) -> tuple[Point | None, float]:
-    """Where a street meets a square or landmark (WGS84), and how long it runs along its outline."""
+def _meeting(gaz: Gazetteer, street: int, place: int) -> tuple[tuple[float, float] | None, float]:
+    """Where a street meets a square or landmark (lat, lon), and how long it runs along its outline;
+    worked out once per gazetteer."""
+    return gaz.remember(("meeting", street, place), _meet, gaz, street, place)
+
+
+def _meet(gaz: Gazetteer, street: int, place: int) -> tuple[tuple[float, float] | None, float]:
     proj = gaz.projection
     line = proj.to_metric(gaz.entries[street].geometry)
     area = proj.to_metric(gaz.entries[place].geometry)
@@ -145,7 +153,8 @@ def _meeting(gaz: Gazetteer, street: int, place: int) -> tuple[Point | None, flo
     centre = proj.to_metric(Point(lon, lat))
     spot = line.interpolate(line.project(centre))
     along = line.intersection(area.buffer(MEET_M)).length
-    return proj.to_wgs84(spot), along
+    spot = proj.to_wgs84(spot)
+    return (spot.y, spot.x), along
 
 
 def _support(m: Mention, eid: int, places: list[Mention], gaz: Gazetteer) -> str:

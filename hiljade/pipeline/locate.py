@@ -14,18 +14,20 @@ different places, nothing is chosen and the post waits for review. When nothing 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.geometry import valid_position
-from hiljade.pipeline.geoparser import parse
+from hiljade.pipeline.geoparser import MAX_TEXT, parse_tokens
 from hiljade.pipeline.geoparser_lexicon import CORNER_WORDS, STREET_WORDS, TYPE_WORDS
-from hiljade.pipeline.normalize import tokenize
+from hiljade.pipeline.normalize import Token, tokenize
 from hiljade.pipeline.textgeo import find_coordinates
 from hiljade.records import Candidate
 
 OUTCOMES = ("located", "pending_review", "nothing", "outside_area")
+_CUE_WORDS = STREET_WORDS | TYPE_WORDS | CORNER_WORDS  # a word after one of these may be a place name
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,23 @@ def locate(
     area = gazetteer.area if gazetteer is not None else None
     reference = gazetteer.centre if gazetteer is not None else None
     written = find_coordinates(text, area=area, reference=reference)
-    groups = [_checked(extra, gazetteer), _checked(written, gazetteer)]
-    parsed = _checked(parse(text, gazetteer), gazetteer) if gazetteer is not None and text else []
+    groups = [_checked(extra, gazetteer) if extra else [], _checked(written, gazetteer) if written else []]
+    parsed: list[Candidate] = []
+    tokens: list[Token] | None = None  # the words of the whole text, when the geoparser read it all
+    if gazetteer is not None and text:
+        found, words = parse_tokens(text, gazetteer)
+        parsed = _checked(found, gazetteer) if found else []
+        tokens = words if len(text) <= MAX_TEXT else None
     groups.append(parsed)
-    usable = [c for g in groups for c in g if c.status != "rejected"]
-    asked = geocode is not None and not usable and not parsed and bool(text.strip())
+    asked = (
+        geocode is not None
+        and not any(c.status != "rejected" for g in groups for c in g)
+        and not parsed
+        and bool(text.strip())
+    )
     if asked:
         groups.append(_checked(geocode(text), gazetteer))  # type: ignore[misc]
-    candidates = tuple(c for g in groups for c in g)
+    candidates = tuple(itertools.chain.from_iterable(groups))
     chosen = _choose(groups)
     if chosen is not None:
         outcome = "located" if chosen.status == "auto" else "pending_review"
@@ -81,7 +92,7 @@ def locate(
         outcome = "nothing"
     if chosen is not None:
         return Located(chosen, candidates, outcome)
-    reason = explain(text, gazetteer, candidates, outcome, asked, geocode is None)
+    reason = explain(text, gazetteer, candidates, outcome, asked, geocode is None, tokens=tokens)
     return Located(chosen, candidates, outcome, reason)
 
 
@@ -92,16 +103,19 @@ def explain(
     outcome: str,
     asked: bool,
     geocoder_off: bool,
+    *,
+    tokens: Sequence[Token] | None = None,
 ) -> str:
     """Why no candidate was chosen: several places, outside the area, a name the gazetteer does not
-    know, no place name at all; and what the online geocoder did."""
+    know, no place name at all; and what the online geocoder did (``tokens``: those of ``text``, when
+    already at hand)."""
     if outcome == "pending_review":
         names = _unique(c.matched or c.method for c in candidates if c.status != "rejected")
         return f"ambiguous: the text fits several places ({', '.join(names)}) and nothing tells which one"
     if outcome == "outside_area":
         why = _unique(str(c.evidence.get("rejected") or "outside the area") for c in candidates)
         return f"outside the area: {'; '.join(why)}"
-    names = place_names(text)
+    names = place_names(text, tokens)
     if gazetteer is None:
         found = f" ({', '.join(names)})" if names else ""
         reason = f"no gazetteer to look place names{found} up in; build one with `hiljade gazetteer build`"
@@ -116,17 +130,18 @@ def explain(
     return reason
 
 
-def place_names(text: str) -> list[str]:
+def place_names(text: str, tokens: Sequence[Token] | None = None) -> list[str]:
     """Words of ``text`` that look like a place name: capitalised words inside a sentence (with a
-    capitalised word opening it), and words after a street, square or corner word."""
-    tokens = tokenize(text)
+    capitalised word opening it), and words after a street, square or corner word (``tokens``: those
+    of ``text``, when already at hand)."""
+    tokens = tokenize(text) if tokens is None else tokens
     names: list[str] = []
     run: list[str] = []
     for i, tok in enumerate(tokens):
-        cue = i > 0 and tokens[i - 1].fold in STREET_WORDS | TYPE_WORDS | CORNER_WORDS
+        cue = i > 0 and tokens[i - 1].fold in _CUE_WORDS
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         opens = tok.first and tok.upper and nxt is not None and nxt.upper and not nxt.first
-        if tok.number is None and ((tok.upper and not tok.first) or cue or opens):
+        if not tok.fold.isdigit() and ((tok.upper and not tok.first) or cue or opens):  # not a number
             run.append(tok.text)
             continue
         if run:
@@ -146,14 +161,17 @@ def _outside(c: Candidate) -> bool:
 
 
 def _choose(groups: Sequence[Sequence[Candidate]]) -> Candidate | None:
+    """The first usable candidate of the first group whose first usable one is automatic (and not
+    ambiguous), else of the first group whose first usable one needs review."""
+    firsts = []
+    for group in groups:
+        for c in group:
+            if c.status != "rejected":
+                if not c.evidence.get("ambiguous"):
+                    firsts.append(c)
+                break
     for wanted in ("auto", "pending_review"):
-        for group in groups:
-            usable = [c for c in group if c.status != "rejected"]
-            if not usable:
-                continue
-            best = usable[0]
-            if best.evidence.get("ambiguous"):
-                continue
+        for best in firsts:
             if best.status == wanted:
                 return best
     return None

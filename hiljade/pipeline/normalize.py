@@ -9,16 +9,17 @@ spellings people use for a place.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from hiljade.pipeline.morphology import stem
 from hiljade.pipeline.numerals import ROMAN, TENS, roman_value
 from hiljade.pipeline.scripts import fold
 
-_WORD_RE = re.compile(r"\d+|[^\W\d_]+")
+_SCAN_RE = re.compile(r"(\d+|[^\W\d_]+)|[!?;\n]|\.(?=\s+[^\W\d_])")  # a word, or where a sentence may end
 _SKIP_RE = re.compile(r"(?:https?://|www\.)\S+|[@#][\w.]+|\b\w+@\w[\w.]*")
-_SENTENCE_END = re.compile(r"[!?;\n]|\.(?=\s+[^\W\d_])")
+_SKIP_NO_AT_RE = re.compile(r"(?:https?://|www\.)\S+|#[\w.]+")  # the same matches in a text without "@"
+_WORD_CACHE = 200_000  # words whose folded form and key are kept
 
 
 def _words(text: str) -> frozenset[str]:
@@ -29,8 +30,7 @@ def _words(text: str) -> frozenset[str]:
 ABBREVIATIONS = _words("ul br bul sv dr gen kralj str tc st nar")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """One word or number of a text, with its offsets, folded form and match key."""
 
     text: str
@@ -49,56 +49,91 @@ class Token:
         return int(self.fold) if self.fold.isdigit() else None
 
 
-@lru_cache(maxsize=200_000)
-def _fold_stem(word: str) -> tuple[str, str]:
-    folded = fold(word)
-    return folded, stem(folded)
+_new_token = tuple.__new__  # Token(...) without the keyword handling: tokenize makes many
+
+
+class _Word(NamedTuple):
+    """What tokenize needs of a word, worked out once per distinct word."""
+
+    fold: str
+    key: str  # its key with no "." after it
+    key_dot: str  # its key with a "." after it (a lone capital I, V, X is a Roman numeral then)
+    upper: bool
+    keeps_sentence: bool  # a "." after it ends no sentence: a number, an abbreviation, one letter
+    tens: bool  # "dvadeset" of "dvadeset prvog"
+
+
+_word_info: dict[str, _Word] = {}  # up to _WORD_CACHE words, then it starts over
+
+
+def _word(word: str) -> _Word:
+    info = _word_info.get(word)
+    if info is None:
+        folded = fold(word)
+        key = stem(folded)
+        roman = word.isupper() and ROMAN.fullmatch(word) is not None
+        key_dot = f"#{roman_value(word)}" if roman else key  # "XI krajiške" = "11. krajiške"
+        info = _Word(
+            folded,
+            key_dot if len(word) > 1 else key,
+            key_dot,
+            word[:1].isupper(),
+            folded.isdigit() or folded in ABBREVIATIONS or len(folded) == 1,
+            folded in TENS,
+        )
+        if len(_word_info) >= _WORD_CACHE:
+            _word_info.clear()
+        _word_info[word] = info
+    return info
 
 
 def _skipped_spans(text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _SKIP_RE.finditer(text)]
+    """Links, @mentions, #hashtags and e-mail addresses (spans in text order, none overlapping)."""
+    if "@" in text:
+        return [m.span() for m in _SKIP_RE.finditer(text)]
+    if "#" in text or "://" in text or "www." in text:
+        return [m.span() for m in _SKIP_NO_AT_RE.finditer(text)]
+    return []
 
 
 def tokenize(text: str, *, skip_links: bool = True) -> list[Token]:
     """Words and numbers of ``text`` with offsets; URLs, @mentions and #hashtags are left out."""
     skipped = _skipped_spans(text) if skip_links else []
-    breaks = [m.start() for m in _SENTENCE_END.finditer(text)]
+    n_skipped, s = len(skipped), 0
     raw: list[Token] = []
-    sentence, b = 0, 0
-    for m in _WORD_RE.finditer(text):
-        start, end = m.span()
-        if skipped and any(s <= start < e for s, e in skipped):
+    append, known, new = raw.append, _word_info.get, _new_token
+    sentence, first = 0, True
+    breaks = dots = 0  # possible sentence ends since the last word kept, and how many of them are "."
+    keeps = False  # the last word kept: a "." after it ends no sentence ("17. oktobra", "ul. X")
+    tens = False
+    size = len(text)
+    for m in _SCAN_RE.finditer(text):
+        word = m.group(1)
+        if word is None:
+            breaks += 1
+            dots += text[m.start()] == "."
             continue
-        while b < len(breaks) and breaks[b] < start:
-            # "17. oktobra", "ul. Makedonska", "br. 7" do not end a sentence
-            prev = raw[-1] if raw else None
-            if not (
-                text[breaks[b]] == "."
-                and prev is not None
-                and (prev.fold.isdigit() or prev.fold in ABBREVIATIONS or len(prev.fold) == 1)
-            ):
-                sentence += 1
-            b += 1
-        word = m.group(0)
-        folded, key = _fold_stem(word)
-        dot = end < len(text) and text[end] == "."
-        if word.isupper() and (len(word) > 1 or dot) and ROMAN.fullmatch(word):
-            key = f"#{roman_value(word)}"  # "XI krajiške" = "11. krajiške"
-        first = not raw or raw[-1].sentence != sentence
-        raw.append(
-            Token(
-                word,
-                start,
-                end,
-                folded,
-                key,
-                sentence,
-                dot,
-                word[:1].isupper(),
-                first,
-            )
-        )
-    return _merge_compound_ordinals(raw)
+        start, end = m.span()
+        if n_skipped:
+            while s < n_skipped and skipped[s][1] <= start:
+                s += 1
+            if s < n_skipped and skipped[s][0] <= start:
+                continue
+        if breaks:
+            if keeps:
+                breaks -= dots
+            if breaks:
+                sentence += breaks
+                first = True
+            breaks = dots = 0
+        folded, key, key_dot, upper, keeps, ten = known(word) or _word(word)
+        if end < size and text[end] == ".":
+            append(new(Token, (word, start, end, folded, key_dot, sentence, True, upper, first)))
+        else:
+            append(new(Token, (word, start, end, folded, key, sentence, False, upper, first)))
+        first = False
+        tens = tens or ten
+    return _merge_compound_ordinals(raw) if tens else raw
 
 
 def _merge_compound_ordinals(tokens: list[Token]) -> list[Token]:

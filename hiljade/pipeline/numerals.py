@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from hiljade.pipeline.scripts import fold
 
@@ -85,9 +86,14 @@ def roman_value(numeral: str) -> int:
 
 def housenumber_keys(housenumber: str) -> list[str]:
     """Lookup keys of a house number: ``8a`` -> [8a, ~8]; ``6-8`` -> [6-8, 6, 8, ~6]."""
+    return list(_housenumber_keys(housenumber))
+
+
+@lru_cache(maxsize=10_000)
+def _housenumber_keys(housenumber: str) -> tuple[str, ...]:
     hn = "".join(fold(housenumber).split())
     if not hn:
-        return []
+        return ()
     out = [hn] + ([p for p in re.split(r"[-,;]", hn) if p] if re.search(r"[-,;]", hn) else [])
     base = re.match(r"\d+", hn)
-    return out + (["~" + base.group(0)] if base else [])
+    return tuple(out + (["~" + base.group(0)] if base else []))

@@ -19,6 +19,11 @@ Ids: ``assign`` never changes existing sites' ids or members; new sites get ids 
 largest. ``recluster`` rebuilds from nothing (pinned sites aside): the same points in any order
 give the same sites, ids included. Nearest centres come from a grid of cells one radius tall,
 so a join costs a handful of dictionary lookups whatever the number of sites.
+
+Two engines, one rule: ``Clusterer`` here, in plain Python, is the reference; ``sites_fast`` runs
+the same steps compiled (``sites_kernel``, numba) over arrays and gives the same sites bit for bit
+(ids, members, centres). ``assign``, ``cluster`` and ``recluster`` take it from ``FAST_MIN_POINTS``
+points on (``fast=False`` forces the reference, ``fast=True`` the compiled loop where it applies).
 """
 
 from __future__ import annotations
@@ -26,20 +31,25 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
 from hiljade.defaults import DEFAULTS
+from hiljade.pipeline import sites_fast
 from hiljade.pipeline.geometry import M_PER_DEG, distance_m, metres_per_degree
 from hiljade.pipeline.groups import DisjointSets
+from hiljade.pipeline.sites_records import Clustering, Point, Site, SiteRecord, weight
 
-MIN_PRECISION_M = 1.0
 # Grid keys are row * _ROW + column: an odd multiplier spreads rows over the dict's low hash bits
 # (a power of two would pile every row of a column into one slot); columns stay below _ROW / 2.
 _ROW = 2_654_435_761
 _ROW2 = 2 * _ROW
 _floor = math.floor
+# From this many points on ``assign`` takes the compiled loop (about 0.4 us a point against 10-20 us
+# here): below it the reference engine is done before a fresh process has imported numba and loaded
+# the cached machine code (0.5-1 s once per process; about 3 s more the first time after an install).
+FAST_MIN_POINTS = 50_000
 
 
 @dataclass(frozen=True)
@@ -60,53 +70,6 @@ class SiteSettings:
             radius_m=float(section.get("radius_m", cls.radius_m)),
             verify_reports=int(section.get("verify_reports", cls.verify_reports)),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Point:
-    """A sighting to place: its id, position, precision (metres) and report time (sort key)."""
-
-    id: int
-    lat: float
-    lon: float
-    precision_m: float = 10.0
-    time: float = 0.0  # e.g. POSIX seconds of the report; ties are ordered by id
-
-
-@dataclass(frozen=True)
-class SiteRecord:
-    """An existing site: id, centre and members (as points)."""
-
-    id: int
-    lat: float
-    lon: float
-    members: tuple[Point, ...] = ()
-
-
-@dataclass(frozen=True)
-class Site:
-    """A site after clustering: id, centre, and member point ids in the order they joined."""
-
-    id: int
-    lat: float
-    lon: float
-    members: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Clustering:
-    """The sites, where each given point went, which sites are new and which changed."""
-
-    sites: tuple[Site, ...]
-    assigned: dict[int, int] = field(default_factory=dict)  # point id -> site id
-    new: tuple[int, ...] = ()  # ids of the sites started here, in order
-    touched: frozenset[int] = frozenset()  # ids of existing sites that gained members
-
-
-def weight(precision_m: float) -> float:
-    """Inverse-variance weight of a point with this precision."""
-    p = max(float(precision_m), MIN_PRECISION_M)
-    return 1.0 / (p * p)
 
 
 def centre_of(
@@ -293,46 +256,73 @@ def in_order(points: Iterable[Point]) -> list[Point]:
 
 
 def assign(
-    existing: Iterable[SiteRecord], points: Iterable[Point], radius_m: float, *, next_id: int | None = None
+    existing: Iterable[SiteRecord],
+    points: Iterable[Point],
+    radius_m: float,
+    *,
+    next_id: int | None = None,
+    fast: bool | None = None,
 ) -> Clustering:
-    """Place new points among existing sites (whose ids and members never change) and new ones."""
-    engine = Clusterer(radius_m)
-    assigned: dict[int, int] = {}
-    touched: set[int] = set()
+    """Place new points among existing sites (whose ids and members never change) and new ones.
+    ``fast``: through the compiled loop of ``sites_fast`` where it applies (the same result); by
+    default from ``FAST_MIN_POINTS`` points on. False: this module's engine, the reference."""
+    existing, points = list(existing), list(points)
     collecting = gc.isenabled()
-    gc.disable()  # the engine makes no reference cycles; collections would only rescan millions of objects
+    gc.disable()  # neither engine makes reference cycles; collections would only rescan millions of objects
     try:
-        for site in sorted(existing, key=lambda s: s.id):
-            engine.load(site)
-        if next_id is not None:
-            engine.next_id = max(engine.next_id, next_id)
-        first_new = engine.next_id
-        for p in in_order(points):
-            site_id, _ = engine.add(p.id, p.lat, p.lon, p.precision_m)
-            assigned[p.id] = site_id
-            if site_id < first_new:
-                touched.add(site_id)
-        sites = engine.sites()
+        if fast or (fast is None and len(points) >= FAST_MIN_POINTS):
+            arrays, held = sites_fast.PointArrays.of(points), sites_fast.ExistingArrays.of(existing)
+            if sites_fast.applies(arrays, held, radius_m):
+                found = sites_fast.place(arrays, radius_m, existing=held, next_id=next_id)
+                return sites_fast.clustering(found, arrays)
+        return _assign(existing, points, radius_m, next_id)
     finally:
         if collecting:
             gc.enable()
+
+
+def _assign(
+    existing: list[SiteRecord], points: list[Point], radius_m: float, next_id: int | None
+) -> Clustering:
+    """``assign`` by the reference engine."""
+    engine = Clusterer(radius_m)
+    assigned: dict[int, int] = {}
+    touched: set[int] = set()
+    for site in sorted(existing, key=lambda s: s.id):
+        engine.load(site)
+    if next_id is not None:
+        engine.next_id = max(engine.next_id, next_id)
+    first_new = engine.next_id
+    for p in in_order(points):
+        site_id, _ = engine.add(p.id, p.lat, p.lon, p.precision_m)
+        assigned[p.id] = site_id
+        if site_id < first_new:
+            touched.add(site_id)
+    sites = engine.sites()
     new = tuple(s.id for s in sites if s.id >= first_new)
     return Clustering(sites, assigned, new, frozenset(touched))
 
 
-def cluster(points: Iterable[Point], radius_m: float, *, next_id: int = 1) -> Clustering:
+def cluster(
+    points: Iterable[Point], radius_m: float, *, next_id: int = 1, fast: bool | None = None
+) -> Clustering:
     """Sites from nothing: deterministic for the same points in any order."""
-    return assign((), points, radius_m, next_id=next_id)
+    return assign((), points, radius_m, next_id=next_id, fast=fast)
 
 
 def recluster(
-    points: Iterable[Point], radius_m: float, *, pinned: Iterable[SiteRecord] = (), next_id: int = 1
+    points: Iterable[Point],
+    radius_m: float,
+    *,
+    pinned: Iterable[SiteRecord] = (),
+    next_id: int = 1,
+    fast: bool | None = None,
 ) -> Clustering:
     """Rebuild: pinned sites (a reviewer's) keep their members; every other point is placed again,
     in (time, id) order, among them and new sites numbered from ``next_id`` (or after the pinned)."""
     pinned = list(pinned)
     held = {p.id for site in pinned for p in site.members}
-    return assign(pinned, (p for p in points if p.id not in held), radius_m, next_id=next_id)
+    return assign(pinned, (p for p in points if p.id not in held), radius_m, next_id=next_id, fast=fast)
 
 
 def nearby(centres: Iterable[tuple[int, float, float]], points: Sequence[Point], within_m: float) -> set[int]:

@@ -12,8 +12,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import shapely
 from openlocationcode import openlocationcode as olc
-from shapely.geometry import Point
 
 from hiljade.pipeline.geometry import NOMINAL_M_PER_DEG, cell_diagonal_m, valid_position
 from hiljade.records import Candidate
@@ -53,39 +53,51 @@ def _atom(i: int) -> str:
 _TEXT_PAIR = re.compile(
     rf"(?<![\w.,#@=/:+\-−°'′\"″]){_atom(1)}(?P<sep>\s*[,;/]\s*|\s+){_atom(2)}(?![\w°′″'\"]|[.,]\d)"
 )
+_DECIMAL = re.compile(r"\d[.,]\d")  # typed coordinates have decimals, or a degree sign
 _LABEL = re.compile(
     r"koordinat|координат|gps|lokacij|локациј|pozicij|позициј|coord|location|\blat\b|📍", re.I
 )
 
 
 def find_coordinates(
-    text: str, *, area: Any = None, reference: tuple[float, float] | None = None
+    text: str, *, area: Any = None, reference: tuple[float, float] | None = None, every_reader: bool = False
 ) -> list[Candidate]:
-    """Every position written into ``text``, in text order; ``area`` is a shapely lon/lat geometry."""
+    """Every position written into ``text``, in text order; ``area`` is a shapely lon/lat geometry.
+
+    Each reader runs only when the text holds what it needs (``every_reader``: each runs anyway): a
+    link its "://" or a map site's name (``ſ`` is an ``s`` to the case-blind pattern, so it lets links
+    through too), a geo: URI its "geo:", typed coordinates decimals or a degree sign, a plus code "+"."""
+    low = text.lower()  # the sites _URL knows, then the degree signs of _TEXT_PAIR's atoms
+    link = every_reader or "://" in text or "\u017f" in text or "google." in low or "osm.org" in low
+    link = link or "openstreetmap.org" in low or "maps.apple.com" in low
+    geo, plus = every_reader or "geo:" in low, every_reader or "+" in text
+    pair = every_reader or "°" in text or "º" in text or "˚" in text or _DECIMAL.search(text) is not None
     found: list[Candidate] = []
     masked = text
-    for match in _URL.finditer(text):  # every reader below checks its position with ``_valid``
+    for match in _URL.finditer(text) if link else ():  # every reader below checks its position
         url = _trim_url(match.group(0))
         span = (match.start(), match.start() + len(url))
         masked = masked[: span[0]] + " " * len(url) + masked[span[1] :]
         hit = _link_point(url if "://" in url else "https://" + url)
         if hit is not None:
             found.append(_candidate(text, span, "map_link", hit, area))
-    for match in _GEO_URI.finditer(masked):
+    for match in _GEO_URI.finditer(masked) if geo else ():
         hit = _geo_uri(match)
         masked = masked[: match.start()] + " " * (match.end() - match.start()) + masked[match.end() :]
         if hit is not None:
             found.append(_candidate(text, match.span(), "map_link", hit, area))
-    for match in _PLUS_CODE.finditer(text):
+    for match in _PLUS_CODE.finditer(text) if plus else ():
         hit = _plus_code(match.group(1), reference)
         if hit is not None:
             found.append(_candidate(text, match.span(1), "plus_code", hit, area))
         masked = masked[: match.start()] + " " * (match.end() - match.start()) + masked[match.end() :]
-    for match in _TEXT_PAIR.finditer(masked):
+    for match in _TEXT_PAIR.finditer(masked) if pair else ():
         hit = _text_pair(match.groupdict(), masked, match.start(), area)  # labels inside links do not count
         if hit is not None:
             found.append(_candidate(text, match.span(), "coordinates", hit, area))
-    return sorted(found, key=lambda c: c.span or (0, 0))
+    if len(found) > 1:
+        found.sort(key=lambda c: c.span or (0, 0))
+    return found
 
 
 def _candidate(text: str, span: tuple[int, int], method: str, hit: dict[str, Any], area: Any) -> Candidate:
@@ -108,11 +120,7 @@ def _candidate(text: str, span: tuple[int, int], method: str, hit: dict[str, Any
 
 
 def _inside(area: Any, lat: float, lon: float) -> bool:
-    return bool(area.intersects(Point(lon, lat)))
-
-
-def _valid(lat: float, lon: float) -> bool:
-    return valid_position(lat, lon)
+    return bool(shapely.intersects_xy(area, lon, lat))
 
 
 def cell_precision(lat: float, dlat_deg: float, dlon_deg: float, *, floor: float = MIN_PRECISION_M) -> float:
@@ -130,7 +138,7 @@ def _float(number: str) -> float:
 
 def _point(lat_s: str, lon_s: str, source: str, kind: str, confidence: float) -> dict[str, Any] | None:
     lat, lon = _float(lat_s), _float(lon_s)
-    if not _valid(lat, lon):
+    if not valid_position(lat, lon):
         return None
     digits = _decimals(lat_s, lon_s)
     unit = 10.0**-digits
@@ -343,11 +351,11 @@ def _text_pair(
             evidence["swapped"] = "hemisphere letters give longitude first"
     else:
         lat, lon = values[0] * signs[0], values[1] * signs[1]
-        if not _valid(lat, lon) and _valid(lon, lat):
+        if not valid_position(lat, lon) and valid_position(lon, lat):
             lat, lon, evidence["swapped"] = lon, lat, "latitude out of range"
         elif area is not None and not _inside(area, lat, lon) and _inside(area, lon, lat):
             lat, lon, evidence["swapped"] = lon, lat, "the swapped pair falls inside the area"
-    if not _valid(lat, lon):
+    if not valid_position(lat, lon):
         return None
     digits = min(first[3], second[3])
     if not (any(letters) or dms) and digits < _required_decimals(text, start, area, lat, lon):

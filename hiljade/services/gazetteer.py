@@ -1,4 +1,5 @@
-"""The gazetteer: building it from OpenStreetMap files into the store, and loading it back."""
+"""The gazetteer: building it from OpenStreetMap files into the store, and loading it back (its index
+from ``gazetteer_cache`` when that holds the newest build's)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,18 @@ from shapely.geometry.base import BaseGeometry
 from hiljade.config import Config
 from hiljade.errors import ConfigError, StoreError
 from hiljade.harvester.osm_files import local_names_path, read_area, read_local_names, read_osm_files
-from hiljade.harvester.overpass import check_overpass_file, fetch_overpass
-from hiljade.models.places import GAZETTEER_WAITING, load_gazetteer_rows, replace_gazetteer, waiting_posts
+from hiljade.models.places import (
+    GAZETTEER_WAITING,
+    gazetteer_rows,
+    newest_build,
+    replace_gazetteer,
+    waiting_posts,
+)
 from hiljade.models.store import Store
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.gazetteer_build import build_gazetteer as build_from_features
 from hiljade.pipeline.local_names import add_local_names
+from hiljade.services.gazetteer_cache import read_cached, write_cached
 
 log = logging.getLogger(__name__)
 
@@ -69,52 +76,57 @@ def file_provenance(path: Path) -> dict[str, object]:
 def build_gazetteer(
     config: Config, store: Store, paths: list[Path], *, area_path: Path | None = None
 ) -> tuple[int, Gazetteer]:
-    """Build the gazetteer from OSM files and replace the stored one; returns (build id, gazetteer)."""
+    """Build the gazetteer from OSM files and replace the stored one; returns (build id, gazetteer).
+    The index of the new build is cached right away (as the next `locate` would read it back)."""
     local_names = local_name_files(config)
     gazetteer = read_gazetteer(paths, area=load_area(config, area_path), local_names=local_names)
     sources = [file_provenance(p) for p in [*paths, *local_names]]
     with store.transaction() as conn:
         build_id = replace_gazetteer(conn, gazetteer.to_rows(), sources, dt.datetime.now(dt.UTC))
+    _newest_stored(store)
     return build_id, gazetteer
 
 
 def stored_gazetteer(store: Store) -> tuple[int, Gazetteer]:
     """The newest gazetteer in the store; StoreError with the fix when none was built."""
-    with store.connect() as conn:
-        build_id, rows = load_gazetteer_rows(conn)
-    if build_id is None:
+    found = _newest_stored(store)
+    if found is None:
         raise StoreError("no gazetteer in the database; run `hiljade gazetteer build FILE...` first")
-    return build_id, Gazetteer.from_rows(rows)
+    return found
 
 
 def newest_gazetteer(config: Config, store: Store) -> tuple[int | None, Gazetteer | None]:
     """The newest gazetteer in the store and its build id; when none was built, (None, an empty
     gazetteer holding only `area.boundary`), or (None, None) without an area either."""
-    with store.connect() as conn:
-        build_id, rows = load_gazetteer_rows(conn)
-    if build_id is not None:
-        return build_id, Gazetteer.from_rows(rows)
+    found = _newest_stored(store)
+    if found is not None:
+        return found
     area = load_area(config)
     return None, Gazetteer([], area) if area is not None else None
+
+
+def _newest_stored(store: Store) -> tuple[int, Gazetteer] | None:
+    """The newest build's id and index, or None when none was built. The index comes from the cache
+    (``gazetteer_cache``) when it holds this build's; else it is built from the stored rows and
+    cached, unless another build landed while the rows were read."""
+    with store.connect() as conn:
+        newest = newest_build(conn)
+    if newest is None:
+        return None
+    build_id, fingerprint = newest
+    cached = read_cached(fingerprint, store.dialect)
+    if cached is not None:
+        return build_id, cached
+    with store.connect() as conn:
+        rows = gazetteer_rows(conn)
+        unchanged = newest_build(conn) == newest
+    gazetteer = Gazetteer.from_rows(rows)
+    if unchanged:
+        write_cached(fingerprint, store.dialect, gazetteer)
+    return build_id, gazetteer
 
 
 def waiting_for_gazetteer(store: Store) -> int:
     """How many posts were processed without a gazetteer and wait for one."""
     with store.connect() as conn:
         return waiting_posts(conn)[GAZETTEER_WAITING]
-
-
-def fetch_gazetteer(
-    config: Config, store: Store, output: Path, *, area_path: Path | None = None
-) -> tuple[int, int, Gazetteer]:
-    """Download the area's OSM data from the Overpass API into ``output``, then build from it;
-    returns (OSM elements fetched, build id, gazetteer)."""
-    area = load_area(config, area_path)
-    if area is None:
-        raise ConfigError(["area.boundary: `gazetteer fetch` needs the area; set it or pass --area FILE"])
-    fetch_overpass(
-        area.bounds, url=config.get("gazetteer.overpass_url"), user_agent=config.get("user_agent"), out=output
-    )
-    elements = check_overpass_file(output)
-    build_id, built = build_gazetteer(config, store, [output], area_path=area_path)
-    return elements, build_id, built

@@ -2,7 +2,8 @@
 
 Each batch of posts is one transaction: its sightings and its verdicts commit together, so a run
 can be stopped at any time and the next one carries on. Manual sightings and reviewed ones
-(confirmed, rejected) are never replaced.
+(confirmed, rejected) are never replaced. With `process.workers` above 1, forked processes locate
+(``process_locate``) while this one reads and writes; the stored rows are the same.
 """
 
 from __future__ import annotations
@@ -11,28 +12,39 @@ import dataclasses
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
 from hiljade.config import Config
-from hiljade.errors import GeocoderError, HiljadeError, MediaRefused
+from hiljade.errors import ConfigError, GeocoderError, HiljadeError, MediaRefused
 from hiljade.harvester.geocoder import cache_key, normalise_query
+from hiljade.models.locations import Locations
 from hiljade.models.places import GAZETTEER_WAITING, GEOCODER_WAITING
-from hiljade.models.schema import Media, Post, PostLocation, Sighting
+from hiljade.models.schema import Media, Post, PostLocation
 from hiljade.models.store import Store
 from hiljade.pipeline.duplicates import image_phash
-from hiljade.pipeline.exif import ExifResult, read_exif
+from hiljade.pipeline.exif import read_exif
 from hiljade.pipeline.gazetteer import Gazetteer
-from hiljade.pipeline.locate import Located, locate
+from hiljade.pipeline.locate import locate
 from hiljade.records import Candidate
 from hiljade.services import downloads
 from hiljade.services.downloads import CONFIG_REFUSALS, MediaFetcher, media_fetcher, media_settings_key
 from hiljade.services.duplicates import link_duplicates
 from hiljade.services.gazetteer import newest_gazetteer
 from hiljade.services.geocoding import StoredGeocodeCache, geocoder, record_geocoder_run
+from hiljade.services.process_evidence import platform_candidate, stored_exif_candidates
+from hiljade.services.process_locate import (
+    PARALLEL_FROM,
+    Item,
+    Job,
+    Locator,
+    PostAnswer,
+    answer,
+    usable_workers,
+)
 from hiljade.services.sites import assign_sites
 from hiljade.wording import plural, plural_with, tally
 
@@ -78,47 +90,6 @@ class ProcessReport:
         )
 
 
-def platform_candidate(lat: float | None, lon: float | None) -> list[Candidate]:
-    """Exact platform coordinates as evidence (a place's bounding box never reaches here)."""
-    if lat is None or lon is None:
-        return []
-    return [
-        Candidate(
-            lat,
-            lon,
-            "platform_geo",
-            10.0,
-            0.95,
-            "auto",
-            matched="platform coordinates",
-            source="platform:geo",
-        )
-    ]
-
-
-_EXIF_FIELDS = tuple(f.name for f in dataclasses.fields(ExifResult))
-
-
-def stored_exif_candidates(entries: Any) -> list[Candidate]:
-    """Candidates from the EXIF results an importer kept in ``posts.raw["media_exif"]`` (original
-    photos from mail or photo folders, whose bytes are not stored); malformed entries are skipped."""
-    found = []
-    for entry in entries if isinstance(entries, list) else ():
-        if not isinstance(entry, dict) or not all(_is_number(entry.get(k)) for k in ("lat", "lon")):
-            continue
-        fields = {k: entry.get(k) for k in _EXIF_FIELDS if k != "file"}
-        fields.update({k: None for k in ("altitude", "direction", "h_error_m") if not _is_number(fields[k])})
-        candidate = ExifResult(file=str(entry.get("file") or ""), **fields).to_candidate()
-        if candidate is not None:
-            evidence = {**candidate.evidence, "sha256": entry.get("sha256")}
-            found.append(dataclasses.replace(candidate, evidence=evidence))
-    return found
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 URL_OR_TAG = re.compile(r"https?://\S+|[@#][\w.@-]+", re.UNICODE)
 
 
@@ -136,6 +107,10 @@ def geocoder_cache_prefix(text: str) -> str | None:
     return cache_key(query, None, ()).split("|bbox=")[0] + "|bbox="
 
 
+Started = tuple[list[int], Job]  # a batch's post ids, and its posts handed to the locator
+Images = dict[int, list[Any]]  # a batch's images by post: (post id, media id, url, sha256, EXIF reading)
+
+
 class Processor:
     """Runs ``locate`` over stored posts and writes sightings."""
 
@@ -150,6 +125,8 @@ class Processor:
         geocode_cache: StoredGeocodeCache | None = None,
         media_key: str | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        workers: int = 1,
+        parallel_from: int = PARALLEL_FROM,
     ) -> None:
         self.store = store
         self.gazetteer = gazetteer
@@ -159,6 +136,9 @@ class Processor:
         self.geocode_cache = geocode_cache or StoredGeocodeCache(store)  # bound to each batch's transaction
         self.media_key = media_key  # the media settings' fingerprint (see ``media_settings_key``)
         self.clock = clock
+        self.workers = usable_workers(workers)  # processes locating; 1 locates here
+        self.parallel_from = parallel_from  # fewer posts than this are located here
+        self.locations = Locations(store.engine.dialect, KEEP_STATUSES)  # the batch's queries
         self.report = ProcessReport()
         self._geocoder_missed = False
 
@@ -201,45 +181,75 @@ class Processor:
         progress: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> ProcessReport:
-        """Process ``ids`` in batches, one transaction each; ``should_stop`` is asked between batches."""
-        for start in range(0, len(ids), batch):
-            if should_stop is not None and should_stop():
-                break
-            chunk = ids[start : start + batch]
-            with self.store.transaction() as conn, self.geocode_cache.bound(conn):
-                results = []
-                media = self._images(conn, chunk)
-                for post_id, text, lat, lon, exif in self._posts(conn, chunk):
-                    extra = stored_exif_candidates(exif) + platform_candidate(lat, lon)
-                    extra += self._media_candidates(conn, media.get(post_id, []))
-                    self._geocoder_missed = False
-                    located = locate(text or "", self.gazetteer, extra=extra, geocode=self._geocode)
-                    located = self._verdict(located)
-                    results.append((post_id, located))
-                    self.report.outcomes[located.outcome] += 1
-                self._save(conn, results)
-            if progress:
-                progress(len(chunk))
+        """Process ``ids`` in batches, one transaction each; ``should_stop`` is asked between batches.
+        With workers, the next batch is read and sent to them before this one is written, unless it
+        has media to download (that belongs to its own transaction)."""
+        chunks = [ids[start : start + batch] for start in range(0, len(ids), batch)]
+        workers = self.workers if len(ids) >= self.parallel_from else 1
+        with Locator(self.gazetteer, workers, geocoding=self.geocode is not None) as locator:
+            ahead: Started | None = None
+            for n, chunk in enumerate(chunks):
+                if should_stop is not None and should_stop():
+                    break
+                with self.store.transaction() as conn, self.geocode_cache.bound(conn):
+                    ids_here, job = ahead if ahead is not None else self._start(conn, chunk, locator)
+                    ahead = None
+                    if locator.parallel and n + 1 < len(chunks):
+                        ahead = self._ahead(conn, chunks[n + 1], locator)
+                    self._save(conn, self._finish(ids_here, job))
+                if progress:
+                    progress(len(chunk))
         return self.report
 
-    def _verdict(self, located: Located) -> Located:
-        """Nothing found because the geocoder failed, or without a gazetteer: the post waits."""
-        if located.outcome not in ("nothing", "outside_area"):
-            return located
-        if self._geocoder_missed:
-            why = f"{located.reason}; the geocoder did not answer (asked again next time)"
-            return dataclasses.replace(located, outcome=GEOCODER_WAITING, reason=why)
-        if self.gazetteer_build is None and located.outcome == "nothing":
-            return dataclasses.replace(located, outcome=GAZETTEER_WAITING)
-        return located
+    def _ahead(self, conn: Connection, chunk: Sequence[int], locator: Locator) -> Started | None:
+        """The next batch read and handed to the workers now, or None when it has media to download
+        (its downloads belong to its own transaction)."""
+        media = self._images(conn, chunk)
+        if self.fetch_media is not None and any(row[3] is None for rows in media.values() for row in rows):
+            return None
+        return self._start(conn, chunk, locator, media)
 
-    def _posts(self, conn: Connection, ids: Iterable[int]) -> list[Any]:
-        p = Post.__table__
-        return conn.execute(
-            select(p.c.id, p.c.text, p.c.geo_lat, p.c.geo_lon, p.c.raw["media_exif"])
-            .where(p.c.id.in_(list(ids)))
-            .order_by(p.c.id)
-        ).all()
+    def _start(
+        self, conn: Connection, chunk: Sequence[int], locator: Locator, media: Images | None = None
+    ) -> Started:
+        """Read a batch's posts and their evidence (downloading media not yet hashed) and hand them to
+        ``locator``."""
+        media = self._images(conn, chunk) if media is None else media
+        ids, items = [], []
+        for post_id, text, lat, lon, exif in self.locations.posts(conn, chunk):
+            images = media.get(post_id)
+            extra: list[Candidate] = []
+            if exif is not None or (lat is not None and lon is not None) or images:  # else only the text
+                extra = stored_exif_candidates(exif) + platform_candidate(lat, lon)
+                extra += self._media_candidates(conn, images or [])
+            ids.append(post_id)
+            items.append((text or "", extra))
+        return ids, locator.start(items)
+
+    def _finish(self, ids: list[int], job: Job) -> list[tuple[int, PostAnswer]]:
+        """The batch's answers; posts left to this process, and those the geocoder may help with, are
+        located here with the geocoder."""
+        results = []
+        items: list[Item] = job.items
+        for post_id, (text, extra), found in zip(ids, items, job.answers(), strict=True):
+            self._geocoder_missed = False
+            if found is None or found.asked:
+                found = answer(locate(text, self.gazetteer, extra=extra, geocode=self._geocode))
+            found = self._verdict(found)
+            results.append((post_id, found))
+            self.report.outcomes[found.outcome] += 1
+        return results
+
+    def _verdict(self, found: PostAnswer) -> PostAnswer:
+        """Nothing found because the geocoder failed, or without a gazetteer: the post waits."""
+        if found.outcome not in ("nothing", "outside_area"):
+            return found
+        if self._geocoder_missed:
+            why = f"{found.reason}; the geocoder did not answer (asked again next time)"
+            return found._replace(outcome=GEOCODER_WAITING, reason=why)
+        if self.gazetteer_build is None and found.outcome == "nothing":
+            return found._replace(outcome=GAZETTEER_WAITING)
+        return found
 
     def _geocode(self, text: str) -> list[Candidate]:
         if self.geocode is None:
@@ -257,16 +267,10 @@ class Processor:
                 self.report.geocoder_failed += 1
             return []
 
-    def _images(self, conn: Connection, ids: Iterable[int]) -> dict[int, list[Any]]:
-        m = Media.__table__
-        rows = conn.execute(
-            select(m.c.post_id, m.c.id, m.c.url, m.c.sha256, m.c.exif)
-            .where(m.c.post_id.in_(list(ids)), m.c.type == "image")
-            .order_by(m.c.post_id, m.c.position)
-        )
-        images: dict[int, list[Any]] = {}
-        for row in rows:
-            images.setdefault(row.post_id, []).append(row)
+    def _images(self, conn: Connection, ids: Sequence[int]) -> Images:
+        images: Images = {}
+        for row in self.locations.images(conn, ids):
+            images.setdefault(row[0], []).append(row)
         return images
 
     def _media_candidates(self, conn: Connection, images: Sequence[Any]) -> list[Candidate]:
@@ -300,65 +304,19 @@ class Processor:
         )
         return reading
 
-    def _save(self, conn: Connection, results: Sequence[tuple[int, Located]]) -> None:
-        """Replace the batch's pipeline sightings and verdicts (reviewed and manual ones stay)."""
-        s, pl = Sighting.__table__, PostLocation.__table__
-        now = self.clock()
-        ids = [post_id for post_id, _ in results]
-        reviewed = (s.c.method == "manual") | s.c.status.in_(KEEP_STATUSES) | s.c.reviewed_by.is_not(None)
-        conn.execute(delete(s).where(s.c.post_id.in_(ids), ~reviewed))
-        # a post a reviewer already placed keeps the reviewer's choice
-        placed = set(
-            conn.execute(select(s.c.post_id).where(s.c.post_id.in_(ids), s.c.chosen, reviewed)).scalars()
-        )
-        conn.execute(delete(pl).where(pl.c.post_id.in_(ids)))
-        rows = [
-            {
-                "post_id": post_id,
-                "chosen": c is located.chosen and post_id not in placed,
-                "method": c.method,
-                "lat": c.lat,
-                "lon": c.lon,
-                "precision_m": c.precision_m,
-                "confidence": c.confidence,
-                "status": c.status,
-                "matched": c.matched,
-                "span_start": c.span[0] if c.span else None,
-                "span_end": c.span[1] if c.span else None,
-                "source": c.source,
-                "evidence": _jsonable(c.evidence),
-                "pipeline_version": PIPELINE_VERSION,
-                "created_at": now,
-            }
-            for post_id, located in results
-            for c in located.candidates
+    def _save(self, conn: Connection, results: Sequence[tuple[int, PostAnswer]]) -> None:
+        """Replace the batch's pipeline sightings and verdicts (reviewed and manual ones stay); a post a
+        reviewer already placed keeps the reviewer's choice."""
+        placed = self.locations.clear(conn, [post_id for post_id, _ in results])
+        now = self.locations.bind_time(self.clock())
+        sightings = [
+            (post_id, row[0] and post_id not in placed, *row[1:], PIPELINE_VERSION, now)
+            for post_id, found in results
+            for row in found.rows
         ]
-        if rows:
-            conn.execute(s.insert(), rows)
-        if results:
-            conn.execute(
-                pl.insert(),
-                [
-                    {
-                        "post_id": post_id,
-                        "pipeline_version": PIPELINE_VERSION,
-                        "gazetteer_build": self.gazetteer_build,
-                        "outcome": located.outcome,
-                        "processed_at": now,
-                    }
-                    for post_id, located in results
-                ],
-            )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
+        build = self.gazetteer_build
+        verdicts = [(post_id, PIPELINE_VERSION, build, found.outcome, now) for post_id, found in results]
+        self.locations.insert(conn, sightings, verdicts)
 
 
 def process_pending(
@@ -386,6 +344,7 @@ def process_pending(
         fetch_media=fetch,
         geocode_cache=cache,
         media_key=media_settings_key(config),
+        workers=workers_setting(config),
     )
     started = dt.datetime.now(dt.UTC)
     report = processor.run(
@@ -398,3 +357,11 @@ def process_pending(
     if coder is not None:
         record_geocoder_run(store, coder, report.geocoder_refused + report.geocoder_failed, started)
     return report
+
+
+def workers_setting(config: Config) -> int:
+    """`process.workers`: how many processes locate posts (1: this one alone)."""
+    value = config.get("process.workers")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError([f"process.workers: must be a whole number of at least 1 (got {value})"])
+    return value
