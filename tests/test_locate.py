@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,3 +165,47 @@ def test_locate_command_prints_the_reason(tmp_path: Path) -> None:
     assert code == 0, err
     answer = json.loads(out)
     assert answer["status"] == "nothing" and "(Zvezda) but it is not in the gazetteer" in answer["reason"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "#br5",  # every word a hashtag or inside a link, and a digit: the lone-number rule had no word
+        "http://x.com/br5",
+        "https://www.openstreetmap.org/?mlat=44.8157&mlon=20.4623skoj",  # a marker that is not a number
+    ],
+)
+def test_texts_without_words_or_with_broken_map_links_are_answers(town: Gazetteer, text: str) -> None:
+    res = locate(text, town)
+    assert res.outcome == "nothing" and not res.candidates
+
+
+def test_a_map_link_whose_marker_is_not_a_number_is_read_by_its_view(town: Gazetteer) -> None:
+    res = locate("https://www.openstreetmap.org/?mlat=abc&mlon=20.4623#map=17/44.8150/20.4620", town)
+    found = [(c.method, c.source, c.lat, c.lon) for c in res.candidates]
+    assert found == [("map_link", "osm:view", 44.815, 20.462)]
+
+
+_SEED_PROBE = """
+import json
+from shapely.geometry import LineString
+from hiljade.pipeline.gazetteer import Entry, Gazetteer
+from hiljade.pipeline.locate import locate
+names = ["Takovska", "Tamovska", "Tabovska"]
+entries = [Entry("street", n, (n,), LineString([(20.40 + i * 0.01, 44.80), (20.40 + i * 0.01, 44.81)]), {})
+           for i, n in enumerate(names)]
+res = locate("Kamera u Tarovskoj ulici", Gazetteer(entries))
+print(json.dumps([(c.status, c.lat, c.lon, c.evidence.get("entry")) for c in res.candidates]))
+"""
+
+
+def test_a_misspelt_name_one_letter_from_several_names_is_read_the_same_whatever_the_hash_seed() -> None:
+    answers = set()
+    for seed in range(6):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        done = subprocess.run([sys.executable, "-c", _SEED_PROBE], env=env, capture_output=True, text=True,
+                              check=True)
+        answers.add(done.stdout)
+    assert len(answers) == 1
+    [(status, _, _, entry)] = json.loads(answers.pop())
+    assert status == "pending_review" and entry == "Tabovska"  # the first of the near names, sorted

@@ -167,7 +167,7 @@ class Gazetteer:
         self.addresses: dict[tuple[str, ...], dict[str, list[int]]] = {}
         self.intersections: dict[frozenset[int], int] = {}
         self._metric: dict[int, BaseGeometry] = {}
-        self._near: dict[str, tuple[str, ...]] = {}  # fuzzy_keys answers, in the set's own order
+        self._near: dict[str, tuple[str, ...]] = {}  # fuzzy_keys answers, sorted
         self._inside: dict[tuple[float, float], bool] = {}
         self._answers: dict[Hashable, Any] = {}  # see remember
         groups: dict[tuple[str, ...], NameGroup] = {}
@@ -228,15 +228,16 @@ class Gazetteer:
         return inside
 
     def near_keys(self, keys: Sequence[str]) -> list[tuple[str, ...]]:
-        """For each key, the name keys one edit away (``fuzzy_keys``, in the order that set gives
-        them), or none when it is a name's own key; remembered."""
+        """For each key, the name keys one edit away (``fuzzy_keys``, sorted: which near name is tried
+        first must not depend on the hash seed of the process), or none when it is a name's own key;
+        remembered."""
         found = list(map(self._near.get, keys))
         if None in found:
             if len(self._near) >= MEMO_SIZE:
                 self._near.clear()
             for n, key in enumerate(keys):
                 if found[n] is None:
-                    near = () if key in self.name_keys else tuple(self.fuzzy_keys(key))
+                    near = () if key in self.name_keys else tuple(sorted(self.fuzzy_keys(key)))
                     found[n] = self._near[key] = near
         return found
 

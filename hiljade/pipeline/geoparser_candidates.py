@@ -126,6 +126,8 @@ def address_drafts(
         if any(s <= hit.start(1) < e for _, _, (s, e) in numbers.values()):
             continue
         free = [m for m in streets if id(m) not in numbers]
+        if not tokens:  # every word was inside a link or a hashtag ("#br5"): no street to pair with
+            break
         sentence = next((t.sentence for t in tokens if t.end > hit.start()), tokens[-1].sentence)
         pool = [m for m in free if tokens[m.i].sentence == sentence]
         pool = pool or (free if len({m.group.keys for m in streets}) == 1 else [])

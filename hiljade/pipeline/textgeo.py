@@ -27,6 +27,7 @@ _URL = re.compile(
     r"|osm\.org|maps\.apple\.com)))[^\s<>\"\[\]{}|\\^`]+",
     re.I,
 )
+_NUMBER = re.compile(r"[-+−]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")  # a number _float reads
 _DEC_PAIR = re.compile(r"(?:loc:)?\s*([-−]?\d{1,3}\.\d+)\s*,\s*([-−]?\d{1,3}\.\d+)")
 _GEO_URI = re.compile(
     r"(?<![\w/])geo:\s?([-−]?\d{1,3}(?:\.\d+)?),\s?([-−]?\d{1,3}(?:\.\d+)?)(?:,[-−]?\d+(?:\.\d+)?)?"
@@ -234,8 +235,9 @@ def _google(url: str, path: str, query: dict[str, list[str]]) -> dict[str, Any] 
 
 
 def _osm(query: dict[str, list[str]], fragment: dict[str, list[str]]) -> dict[str, Any] | None:
-    if "mlat" in query and "mlon" in query:
-        return _point(query["mlat"][0], query["mlon"][0], "osm:marker", "osm_marker", 0.95)
+    marker = query.get("mlat", [""])[0], query.get("mlon", [""])[0]
+    if all(map(_NUMBER.fullmatch, marker)):  # "mlon=20.46skoj" is no marker
+        return _point(*marker, "osm:marker", "osm_marker", 0.95)
     map_param = (fragment.get("map") or [""])[0]
     view = re.fullmatch(r"(\d{1,2})/([-−]?\d{1,3}\.\d+)/([-−]?\d{1,3}\.\d+)", map_param)
     zoom, lat_s, lon_s = view.groups() if view else ((query.get("zoom") or ["0"])[0], *_query_latlon(query))
