@@ -2,8 +2,8 @@
 
 A pure reader over bytes: it never raises for a bad file, it answers with an ``ExifResult``
 whose ``error`` says what was wrong. The fast reader (``exif_tiff``) reads the GPS and date tags
-of JPEG and TIFF files straight from their TIFF structure; exifread reads what it leaves (HEIF,
-WebP, PNG, files it is unsure of), Pillow (and pillow-heif for HEIF) the files exifread cannot
+of JPEG, TIFF, WebP and HEIF files straight from their TIFF structure; exifread reads what it
+leaves (PNG, files it is unsure of), Pillow (and pillow-heif for HEIF) the files exifread cannot
 read; the XMP packet is the fallback when EXIF has no position.
 """
 

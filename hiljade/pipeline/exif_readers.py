@@ -1,6 +1,6 @@
 """The slow tag readers: exifread first, Pillow (with pillow-heif for HEIF) for files exifread cannot read.
 
-They read what the fast reader (``exif_tiff``) leaves: HEIF, WebP, PNG and any file it is unsure of.
+They read what the fast reader (``exif_tiff``) leaves: PNG and any file it is unsure of.
 Both give the GPS and date tags as a plain dict keyed by exifread's names, without the group prefix.
 """
 

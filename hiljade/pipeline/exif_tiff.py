@@ -1,4 +1,4 @@
-"""The fast EXIF reader: GPS and date tags straight from the TIFF structure of a JPEG or TIFF file.
+"""The fast EXIF reader: GPS and date tags straight from the TIFF structure of a JPEG, TIFF, WebP or HEIF.
 
 It reads only what the EXIF reader needs (the GPS IFD, the capture dates of the EXIF IFD and the
 GPSInfo pointer) with ``struct.unpack_from`` over the bytes in memory, and gives the same plain
@@ -6,6 +6,7 @@ dict, with the same value types, as ``exif_readers.exifread_tags``. It answers o
 sure to read what exifread (or Pillow) would: whenever the file is laid out in a way it does not
 read with certainty (a value outside the EXIF segment, an odd pointer, a second GPS IFD, an
 unusual value type, no EXIF segment at all) it answers None and the exifread/Pillow path decides.
+``exif_container`` finds the TIFF structure of a WebP or HEIF file where exifread finds it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from exifread.utils import Ratio
 
+from hiljade.pipeline.exif_container import heif_exif_span, webp_exif_span
 from hiljade.pipeline.exif_readers import DATE_TAGS, GPS_TAGS
 
 _GPS_POINTER = 0x8825
@@ -41,16 +43,15 @@ class _Unsure(Exception):
 
 
 def fast_tags(data: bytes, kind: str | None) -> dict[str, Any] | None:
-    """GPS and date tags of a JPEG or TIFF as ``exifread_tags`` gives them; None when unsure."""
-    if kind == "jpeg":
-        span = jpeg_exif_span(data)
+    """GPS and date tags of a JPEG, TIFF, WebP or HEIF as ``exifread_tags`` gives them; None when unsure."""
+    if kind == "tiff":
+        start, end = 0, len(data)
+    else:
+        locate = _LOCATORS.get(kind or "")
+        span = locate(data) if locate is not None else None
         if span is None:
             return None
         start, end = span
-    elif kind == "tiff":
-        start, end = 0, len(data)
-    else:
-        return None
     try:
         return tiff_tags(data, start, end)
     except (_Unsure, struct.error):
@@ -78,6 +79,9 @@ def jpeg_exif_span(data: bytes) -> tuple[int, int] | None:
             return (pos + 10, end) if data[pos + 8 : pos + 10] == b"\x00\x00" else None
         pos = end
     return None
+
+
+_LOCATORS = {"jpeg": jpeg_exif_span, "webp": webp_exif_span, "heif": heif_exif_span}
 
 
 def tiff_tags(data: bytes, start: int, end: int) -> dict[str, Any]:
