@@ -322,6 +322,14 @@ def test_any_text_tokenizes_as_before(text: str) -> None:
     assert tokenize(text, skip_links=False) == reference_tokenize(text, skip_links=False)
 
 
+@given(text=st.text(alphabet="Ab X._ ,.\n\u00a0\u2003#a1²٣br5š", max_size=60))
+@settings(max_examples=400, deadline=None)
+def test_runs_of_several_words_tokenize_as_before(text: str) -> None:
+    """Letters and digits written together ("br5"), underscores, other numerals and other spaces."""
+    assert tokenize(text) == reference_tokenize(text)
+    assert tokenize(text, skip_links=False) == reference_tokenize(text, skip_links=False)
+
+
 def test_the_fast_paths_see_the_names_of_a_small_town(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Without ../shared: the made-up town's names, declined and misspelt."""
     town = town_gazetteer(str(tmp_path_factory.getbasetemp() / "town"))

@@ -36,8 +36,10 @@ def parse_tokens(text: str, gazetteer: Gazetteer) -> tuple[list[Candidate], list
     text = text[:MAX_TEXT]
     tokens = tokenize(text)
     mentions = find_mentions(tokens, gazetteer) if tokens else []
-    assign_roles(mentions, tokens, text, gazetteer)
-    places = [m for m in mentions if m.role in ("place", "weak")]
+    places: list[Mention] = []
+    if mentions:
+        assign_roles(mentions, tokens, text, gazetteer)
+        places = [m for m in mentions if m.role in ("place", "weak")]
     cands: list[Draft] = []
     if places or not tokens:  # no place named, no candidate (a text of links alone takes the full path)
         claimed = [(tokens[m.i].start, tokens[m.j - 1].end) for m in mentions]
@@ -48,7 +50,7 @@ def parse_tokens(text: str, gazetteer: Gazetteer) -> tuple[list[Candidate], list
         cands += point_drafts(places, tokens, gazetteer, used)
         cands += street_drafts(places, tokens, gazetteer, used)
         judge(cands, mentions, tokens, gazetteer)
-    outside = ", ".join([m.outside for m in mentions if m.role == "outside"])
+    outside = ", ".join([m.outside for m in mentions if m.role == "outside"]) if cands else ""
     out = []
     for c in cands:
         status = "auto" if c.auto else "pending_review"

@@ -102,6 +102,8 @@ def address_drafts(
 ) -> list[Draft]:
     """A street with a house number after it, or a lone "broj N" paired with the nearest street."""
     streets = [m for m in places if gaz.addresses.get(m.group.keys) or "street" in m.kinds]
+    if not streets and tokens:
+        return []  # no street to put a number on
     numbers: dict[int, tuple[Mention, str, tuple[int, int]]] = {}
     digits = _DIGIT.search(text) is not None  # every house number has one
     for m in streets if digits else ():
@@ -235,10 +237,11 @@ def intersection_drafts(
 def corner_cue(tokens: list[Token], text: str, a: Mention, b: Mention) -> str | None:
     """The corner word joining two street names; "" when they only share a sentence; None when
     they are not joined (far apart, or a list: "u X i u Y")."""
-    gap_raw = text[tokens[a.j - 1].end : tokens[b.i].start].strip()
     gap = list(map(_FOLD, tokens[a.j : b.i]))
-    if not gap and gap_raw in JOIN_MARKS:
-        return gap_raw
+    if not gap:
+        gap_raw = text[tokens[a.j - 1].end : tokens[b.i].start].strip()
+        if gap_raw in JOIN_MARKS:
+            return gap_raw
     listed = "i" in gap and gap[gap.index("i") + 1 : gap.index("i") + 2] in (["u"], ["na"])
     if len(gap) > MAX_CORNER_GAP or listed:
         return None

@@ -40,6 +40,10 @@ _VAGUE_KINDS = frozenset(("area", "known"))  # a name of only these is no positi
 _STREET_KINDS = frozenset(("street", "square"))
 
 
+def _longest_first(f: tuple[int, int, int, NameGroup | None, str]) -> tuple[int, int, int]:
+    return -f[0], f[1], f[2]  # (words, typos, first token, ...): longest, then exact, then earliest
+
+
 @dataclass(slots=True)
 class Mention:
     """A run of tokens naming something in the gazetteer (or a town outside the area)."""
@@ -91,7 +95,10 @@ def exact_names(
     out = []
     for i, g in gaz.spotter.spot(map(_KEY, tokens) if keys is None else keys):
         group = groups[g]
-        if not group.agreeing or all(agrees(group.folds[k], tokens[i + k].fold) for k in group.agreeing):
+        for k in group.agreeing:
+            if not agrees(group.folds[k], tokens[i + k].fold):
+                break
+        else:
             out.append((i, group))
     return out
 
@@ -137,17 +144,22 @@ def find_mentions(tokens: list[Token], gaz: Gazetteer) -> list[Mention]:
                     for group in gaz.by_first.get(keys[start] if start < i else near, ()):
                         if near in group.keys and _match(tokens, start, group, True) == 1:
                             found.append((len(group.keys), 1, start, group, ""))
-    if len(found) > 1:
-        found.sort(key=lambda f: (-f[0], f[1], f[2]))
+    several = len(found) > 1
+    if several:
+        found.sort(key=_longest_first)
     taken: set[int] = set()
     chosen = []
     for n, typo, i, group, name in found:
-        if len(found) == 1 or not taken.intersection(range(i, i + n)):
-            taken.update(range(i, i + n))
-            words = tokens[i : i + n]
-            written = "".join(map(_TEXT, words)) if n > 1 else words[0].text
+        if not several or not taken.intersection(range(i, i + n)):
+            if several:
+                taken.update(range(i, i + n))
+            if n == 1:
+                tok = tokens[i]
+                written, folded = tok.text, (tok.fold,)
+            else:
+                words = tokens[i : i + n]
+                written, folded = "".join(map(_TEXT, words)), tuple(map(_FOLD, words))
             kinds = group.kinds if group is not None else {}
-            folded = tuple(map(_FOLD, words))
             cyrillic = _CYRILLIC.search(written) is not None
             chosen.append(Mention(i, i + n, group, name, bool(typo), "place", [], kinds, folded, cyrillic))
     if len(chosen) > 1:

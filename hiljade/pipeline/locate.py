@@ -90,9 +90,9 @@ def locate(
         outcome = "outside_area"
     else:
         outcome = "nothing"
-    if chosen is not None:
-        return Located(chosen, candidates, outcome)
-    reason = explain(text, gazetteer, candidates, outcome, asked, geocode is None, tokens=tokens)
+    reason = ""
+    if chosen is None:
+        reason = explain(text, gazetteer, candidates, outcome, asked, geocode is None, tokens=tokens)
     return Located(chosen, candidates, outcome, reason)
 
 

@@ -17,6 +17,10 @@ from hiljade.pipeline.numerals import ROMAN, TENS, roman_value
 from hiljade.pipeline.scripts import fold
 
 _SCAN_RE = re.compile(r"(\d+|[^\W\d_]+)|[!?;\n]|\.(?=\s+[^\W\d_])")  # a word, or where a sentence may end
+_SPLIT_RE = re.compile(r"(\d+|[^\W\d_]+)")  # the words of _SCAN_RE, with what lies between them
+_RUN_RE = re.compile(r"(\w+)")  # runs of word characters: mostly one word each, and quicker to find
+_WORD_RE = re.compile(r"\d+|[^\W\d_]+")  # one word of _SPLIT_RE
+_GAP_CACHE = 10_000  # gaps between words whose sentence ends are kept
 _SKIP_RE = re.compile(r"(?:https?://|www\.)\S+|[@#][\w.]+|\b\w+@\w[\w.]*")
 _SKIP_NO_AT_RE = re.compile(r"(?:https?://|www\.)\S+|#[\w.]+")  # the same matches in a text without "@"
 _WORD_CACHE = 200_000  # words whose folded form and key are kept
@@ -96,24 +100,61 @@ def _skipped_spans(text: str) -> list[tuple[int, int]]:
     return []
 
 
+_gap_info: dict[str, tuple[int, bool]] = {" ": (0, False), "": (0, False)}
+
+
+def _gap(gap: str) -> tuple[int, bool]:
+    """The sentence ends ``_SCAN_RE`` finds in the text between two words: how many ``!?;`` and line
+    breaks, and whether it ends in a "." and white space (an end when a letter, not a digit, follows)."""
+    info = _gap_info.get(gap)
+    if info is None:
+        stripped = gap.rstrip()  # str white space is re's \s
+        info = (sum(map(gap.count, "!?;\n")), len(stripped) < len(gap) and stripped.endswith("."))
+        if len(_gap_info) < _GAP_CACHE:
+            _gap_info[gap] = info
+    return info
+
+
 def tokenize(text: str, *, skip_links: bool = True) -> list[Token]:
-    """Words and numbers of ``text`` with offsets; URLs, @mentions and #hashtags are left out."""
+    """Words and numbers of ``text`` with offsets; URLs, @mentions and #hashtags are left out.
+
+    The words and sentence ends are those of ``_SCAN_RE``, read from one split of the text into
+    words and the gaps between them (``_gap``): into runs of word characters first, and into words
+    when a run holds several ("br5", "a_b")."""
     skipped = _skipped_spans(text) if skip_links else []
+    raw = _tokens(text, _RUN_RE.split(text), skipped)
+    if raw is None:
+        raw = _tokens(text, _SPLIT_RE.split(text), skipped)
+    return raw
+
+
+def _tokens(text: str, parts: list[str], skipped: list[tuple[int, int]]) -> list[Token] | None:
+    """The tokens of ``text`` split into ``parts`` (gap, word, gap, word, ..., gap); None when a part
+    taken for a word is more than one."""
     n_skipped, s = len(skipped), 0
     raw: list[Token] = []
-    append, known, new = raw.append, _word_info.get, _new_token
+    append, known, new, gaps = raw.append, _word_info.get, _new_token, _gap_info.get
     sentence, first = 0, True
     breaks = dots = 0  # possible sentence ends since the last word kept, and how many of them are "."
     keeps = False  # the last word kept: a "." after it ends no sentence ("17. oktobra", "ul. X")
     tens = False
     size = len(text)
-    for m in _SCAN_RE.finditer(text):
-        word = m.group(1)
-        if word is None:
-            breaks += 1
-            dots += text[m.start()] == "."
-            continue
-        start, end = m.span()
+    pairs = iter(parts)
+    end = 0
+    for gap, word in zip(pairs, pairs, strict=False):  # the last gap has no word after it
+        start = end + len(gap)
+        end = start + len(word)
+        if gap != " ":
+            more, dot = gaps(gap) or _gap(gap)
+            breaks += more
+            if dot and not word[0].isdecimal():  # re's \d is a decimal digit
+                breaks += 1
+                dots += 1
+        info = known(word)
+        if info is None:
+            if _WORD_RE.fullmatch(word) is None:
+                return None  # several words in one run
+            info = _word(word)
         if n_skipped:
             while s < n_skipped and skipped[s][1] <= start:
                 s += 1
@@ -126,7 +167,7 @@ def tokenize(text: str, *, skip_links: bool = True) -> list[Token]:
                 sentence += breaks
                 first = True
             breaks = dots = 0
-        folded, key, key_dot, upper, keeps, ten = known(word) or _word(word)
+        folded, key, key_dot, upper, keeps, ten = info
         if end < size and text[end] == ".":
             append(new(Token, (word, start, end, folded, key_dot, sentence, True, upper, first)))
         else:

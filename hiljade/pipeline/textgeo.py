@@ -54,7 +54,7 @@ def _atom(i: int) -> str:
 _TEXT_PAIR = re.compile(
     rf"(?<![\w.,#@=/:+\-−°'′\"″]){_atom(1)}(?P<sep>\s*[,;/]\s*|\s+){_atom(2)}(?![\w°′″'\"]|[.,]\d)"
 )
-_DECIMAL = re.compile(r"\d[.,]\d")  # typed coordinates have decimals, or a degree sign
+_DECIMAL = re.compile(r"[.,](?<=\d[.,])\d")  # typed coordinates have decimals (\d[.,]\d), or a degree sign
 _LABEL = re.compile(
     r"koordinat|координат|gps|lokacij|локациј|pozicij|позициј|coord|location|\blat\b|📍", re.I
 )
