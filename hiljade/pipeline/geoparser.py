@@ -85,9 +85,11 @@ def _polygon(gaz: Gazetteer, eid: int) -> bool:
 def judge(cands: list[Draft], mentions: list[Mention], tokens: list[Token], gaz: Gazetteer) -> None:
     """Sort best first; a post that also names a different place goes to review, and when that place
     is as specific as the best one nobody can tell which is meant (``ambiguous``)."""
-    cands.sort(key=lambda c: (-RANK[c.method], -c.confidence, bool(c.evidence["doubts"]), c.precision))
-    if not cands:
-        return
+    if len(cands) < 2:
+        if not cands:
+            return
+    else:
+        cands.sort(key=lambda c: (-RANK[c.method], -c.confidence, bool(c.evidence["doubts"]), c.precision))
     best = cands[0]
     for other in cands[1:]:
         if all(

@@ -121,10 +121,14 @@ def find_mentions(tokens: list[Token], gaz: Gazetteer) -> list[Mention]:
         (len(group.keys), 0, i, group, "") for i, group in exact_names(tokens, gaz, keys)
     ]
     if not OUTSIDE_FIRST.isdisjoint(keys):
-        all_caps = all(t.text.isupper() for t in tokens if not t.fold.isdigit())
+        all_caps = None  # every word but the numbers in capitals, worked out when first asked
         for i in [i for i, key in enumerate(keys) if key in OUTSIDE_FIRST]:
             tok = tokens[i]
-            acronym = tok.text.isupper() and len(tok.text) > 1 and not all_caps  # "NIS pumpa" is not Niš
+            acronym = tok.text.isupper() and len(tok.text) > 1  # "NIS pumpa" is not Niš
+            if acronym:
+                if all_caps is None:
+                    all_caps = all(t.text.isupper() for t in tokens if not t.fold.isdigit())
+                acronym = not all_caps
             if (len(tok.key) > 4 or tok.upper) and not acronym:
                 for n in (1, 2, 3):
                     name = OUTSIDE_NAMES.get(tuple(keys[i : i + n]))
@@ -170,10 +174,12 @@ def find_mentions(tokens: list[Token], gaz: Gazetteer) -> list[Mention]:
 def assign_roles(mentions: list[Mention], tokens: list[Token], text: str, gaz: Gazetteer) -> None:
     """What each name is doing in the post: a place, or a direction, noise, a vague area ..."""
     lowercase_post = not any(map(_UPPER, tokens))
+    n_tokens = len(tokens)
     for m in mentions:
         before = list(map(_FOLD, tokens[max(0, m.i - 3) : m.i]))
         first, kinds, k = tokens[m.i], m.kinds, m.group.keys if m.group else ()
         looks_named = first.upper or lowercase_post
+        one_word = len(k) == 1
         street_word = bool(before) and before[-1] in STREET_WORDS
         if not NOISE_WORDS.isdisjoint(before):
             m.role = "noise"  # "živim u Gočkoj"
@@ -191,24 +197,24 @@ def assign_roles(mentions: list[Mention], tokens: list[Token], text: str, gaz: G
         elif k[0].startswith("#") and len(k) == 2 and k[1] in MONTHS:
             if not (before and before[-1] in PLACE_WORDS):
                 m.role = "weak"  # "19. aprila" is a date as often as a street
-        elif len(k) == 1 and k[0] in COMMON_WORDS:
+        elif one_word and k[0] in COMMON_WORDS:
             if first.first or not first.upper or not (before and before[-1] in PLACE_WORDS):
                 m.role = "weak"  # "okretnica" is a word before it is a street
-        elif len(k) == 1 and not (feminine_adjective(m.group.folds[0]) or looks_named or street_word):
+        elif one_word and not (feminine_adjective(m.group.folds[0]) or looks_named or street_word):
             m.role = "weak"  # "dan oslobođenja" is not the street Oslobođenja
-        nxt = tokens[m.j] if m.j < len(tokens) else None
+        nxt = tokens[m.j] if m.j < n_tokens else None
         if (
-            len(k) == 1
-            and feminine_adjective(first.fold)
+            one_word
             and nxt is not None
+            and not nxt.upper
             and nxt.fold.endswith("a")
             and len(nxt.fold) > 3
-            and not nxt.upper
+            and feminine_adjective(first.fold)
             and text[tokens[m.j - 1].end : nxt.start].isspace()
             and nxt.fold not in STREET_WORDS
             and not nxt.fold.startswith("kamer")
         ):
             m.role = "weak"  # "Jagodinska policija": an adjective with its noun, not the street
-        one_word_shop = len(k) == 1 and "landmark" in kinds and kinds.keys().isdisjoint(_STREET_KINDS)
+        one_word_shop = one_word and "landmark" in kinds and kinds.keys().isdisjoint(_STREET_KINDS)
         if m.role == "place" and one_word_shop and (lowercase_post or not first.upper or first.first):
             m.role = "weak"  # "Sunce prži", "lilly": a one-word shop name must look like a name

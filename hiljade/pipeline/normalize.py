@@ -173,7 +173,8 @@ def _tokens(text: str, parts: list[str], skipped: list[tuple[int, int]]) -> list
         else:
             append(new(Token, (word, start, end, folded, key, sentence, False, upper, first)))
         first = False
-        tens = tens or ten
+        if ten:
+            tens = True
     return _merge_compound_ordinals(raw) if tens else raw
 
 

@@ -68,7 +68,7 @@ def find_coordinates(
     Each reader runs only when the text holds what it needs (``every_reader``: each runs anyway): a
     link its "://" or a map site's name (``ſ`` is an ``s`` to the case-blind pattern, so it lets links
     through too), a geo: URI its "geo:", typed coordinates decimals or a degree sign, a plus code "+"."""
-    low = text.lower()  # the sites _URL knows, then the degree signs of _TEXT_PAIR's atoms
+    low = text.lower() if "." in text or ":" in text else ""  # each site _URL knows has a ".", geo: a ":"
     link = every_reader or "://" in text or "\u017f" in text or "google." in low or "osm.org" in low
     link = link or "openstreetmap.org" in low or "maps.apple.com" in low
     geo, plus = every_reader or "geo:" in low, every_reader or "+" in text
