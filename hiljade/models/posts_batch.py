@@ -51,10 +51,12 @@ def unseen(conn: Connection, posts: Sequence[PostRecord], policy: AuthorPolicy) 
     earlier post of ``posts`` has its uri or its copy, so storing it touches no other post."""
     stored: set[tuple[str, str]] = set()
     copies: set[tuple[str, str, str]] = set()
+    tombstones = [erased_uri(policy.secret, post.platform, post.uri) for post in posts]
     p, c = Post.__table__, PostCopy.__table__
     for platform in dict.fromkeys(post.platform for post in posts):
         mine = [post for post in posts if post.platform == platform]
-        uris = {post.uri for post in mine} | {erased_uri(policy.secret, platform, post.uri) for post in mine}
+        uris = {post.uri for post in mine}
+        uris |= {tomb for post, tomb in zip(posts, tombstones, strict=True) if post.platform == platform}
         for chunk in _chunks(sorted(uris)):
             query = select(p.c.uri).where(p.c.platform == platform, p.c.uri.in_(chunk))
             stored.update((platform, uri) for (uri,) in conn.execute(query))
@@ -64,9 +66,9 @@ def unseen(conn: Connection, posts: Sequence[PostRecord], policy: AuthorPolicy) 
             copies.update((platform, server, native_id) for server, native_id in conn.execute(query))
     seen_uris, seen_copies = set(stored), set(copies)
     fresh = []
-    for post in posts:
+    for post, tomb in zip(posts, tombstones, strict=True):
         uri, copy = (post.platform, post.uri), (post.platform, post.server, post.native_id)
-        tombstone = (post.platform, erased_uri(policy.secret, post.platform, post.uri))
+        tombstone = (post.platform, tomb)
         fresh.append(uri not in seen_uris and copy not in seen_copies and tombstone not in stored)
         seen_uris.add(uri)
         seen_copies.add(copy)
@@ -78,12 +80,8 @@ def _insert_new(conn: Connection, run: list[PostRecord], policy: AuthorPolicy, n
     """Write posts ``unseen`` found new: authors, posts, copies, media, a statement per table."""
     if not run:
         return []
-    authors = _author_ids(conn, run, policy, now)
     rows = []
-    for post in run:
-        author = (authors[(post.author.platform, pseudonym(policy.secret, post.author.platform,
-                                                           post.author.account_key))]
-                  if post.author else None)
+    for post, author in zip(run, _author_ids(conn, run, policy, now), strict=True):
         rows.append({"platform": post.platform, "server": post.server, "native_id": post.native_id,
                      "uri": post.uri, "created_at": post.created_at, "author_id": author,
                      **post_values(post, policy, now)})
@@ -107,21 +105,24 @@ def _insert_new(conn: Connection, run: list[PostRecord], policy: AuthorPolicy, n
 
 
 def _author_ids(conn: Connection, run: list[PostRecord], policy: AuthorPolicy,
-                now: dt.datetime) -> dict[tuple[str, str], int]:
-    """(platform, pseudonym) -> author id for the authors of ``run``, created on first sight; the
-    handle (only when the policy keeps handles) ends as the last one given, as post by post."""
+                now: dt.datetime) -> list[int | None]:
+    """The author id of each post of ``run`` (None without an author), the authors created on first
+    sight; the handle (only when the policy keeps handles) ends as the last one given, as post by post."""
     first: dict[tuple[str, str], str | None] = {}
     last: dict[tuple[str, str], str] = {}
+    keys: list[tuple[str, str] | None] = []
     for post in run:
         if post.author is None:
+            keys.append(None)
             continue
         key = (post.author.platform, pseudonym(policy.secret, post.author.platform, post.author.account_key))
+        keys.append(key)
         handle = post.author.handle if policy.store_handles else None
         first.setdefault(key, handle)
         if handle:
             last[key] = handle
     if not first:
-        return {}
+        return [None] * len(run)
     a = Author.__table__
     conn.execute(_statement(conn, a), [{"platform": platform, "pseudonym": alias, "handle": handle,
                                         "first_seen_at": now} for (platform, alias), handle in first.items()])
@@ -133,7 +134,7 @@ def _author_ids(conn: Connection, run: list[PostRecord], policy: AuthorPolicy,
     for key, handle in last.items():
         if found[key][1] != handle:
             conn.execute(a.update().where(a.c.id == found[key][0]).values(handle=handle))
-    return {key: found[key][0] for key in first}
+    return [found[key][0] if key is not None else None for key in keys]
 
 
 def _statement(conn: Connection, table: Table) -> Insert:
