@@ -6,10 +6,12 @@ import csv
 import datetime as dt
 import io
 import json
+import random
 from pathlib import Path
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
+import numpy as np
 import osmium
 import pytest
 from hypothesis import given, settings
@@ -86,6 +88,27 @@ def test_no_unmatched_pair_is_left_within_the_radius(sites, others, radius):
     for s in alone_sites:
         for o in alone_others:
             assert distance_m(s.lat, s.lon, o.lat, o.lon) > radius * 0.999
+
+
+def test_two_others_equally_far_tie_the_same_whatever_the_order():
+    """Hypothesis found it: the others at +0.0064 and +0.0028 of longitude lie equally far from site 3
+    (mathematically; in floating point to an ulp), and the scale of a degree came from the others'
+    mean latitude summed in their given order, so its last bit, and with it the pair, hung on that
+    order. Every order whose plain float mean differs is tried."""
+    sites = [Located(1, 44.8, 20.46), Located(2, 44.8, 20.46), Located(3, 44.803, 20.4646)]
+    steps = [(0.0, 0.0)] * 17 + [(0.0002, 0.0), (0.001, 0.0), (0.001, 0.0), (0.0042, 0.0064), (0.0, 0.0)]
+    steps.append((0.0042, 0.0028))
+    others = [Located(1000 + i, LAT0 + a, LON0 + b) for i, (a, b) in enumerate(steps)]
+    orders = {}
+    rnd = random.Random(3)
+    for _ in range(50_000):
+        shuffled = list(others)
+        rnd.shuffle(shuffled)
+        orders.setdefault(float(np.mean([o.lat for o in shuffled])), shuffled)
+    assert len(orders) >= 3  # orders whose float mean differs in the last bit
+    first = sorted(reconcile(sites, others, 200.0).pairs, key=repr)
+    for shuffled in orders.values():
+        assert sorted(reconcile(sites, shuffled, 200.0).pairs, key=repr) == first
 
 
 def test_nearest_pair_first_and_ties_by_id():

@@ -70,7 +70,8 @@ def match(
         return []
     site_ids, site_lat, site_lon = _arrays(sites)
     other_ids, other_lat, other_lon = _arrays(others)
-    kx, ky = metres_per_degree(float(other_lat.mean())), M_PER_DEG
+    # fsum: the same scale whatever the order of the others, so equal distances tie the same way
+    kx, ky = metres_per_degree(math.fsum(other_lat.tolist()) / len(other_lat)), M_PER_DEG
     sx, sy, ox, oy = site_lon * kx, site_lat * ky, other_lon * kx, other_lat * ky
     si, oi = _neighbours((sx, sy), (ox, oy), radius_m)
     dist = np.hypot(sx[si] - ox[oi], sy[si] - oy[oi])
