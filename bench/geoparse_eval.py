@@ -31,6 +31,7 @@ import ahocorasick
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from hiljade import compiled  # noqa: E402
 from hiljade.harvester.osm_files import read_area, read_local_names, read_osm_files  # noqa: E402
 from hiljade.pipeline.gazetteer import Gazetteer  # noqa: E402
 from hiljade.pipeline.gazetteer_build import build_gazetteer  # noqa: E402
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
     posts = [json.loads(line) for line in Path(args.eval).read_text(encoding="utf-8").splitlines() if line]
     out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="hiljade-geoparse-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
     pred_path = out_dir / "predictions.jsonl"
     with pred_path.open("w", encoding="utf-8") as fh:
         for post in posts:
@@ -186,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers > 1:
             rate = speed(gaz, texts, args.posts, args.workers)
             print(f"locate: {rate:,.0f} posts/s with {args.workers} processes ({args.posts:,} posts)")
+        print(f"locating modules: {compiled.BUILD}")
         ours, peer = race(gaz, texts, args.posts, args.rounds)
         ratio = ours / peer
         print(f"locate: hiljade {ours:.0f} texts/s, aho-corasick scan {peer:.0f} texts/s, ratio {ratio:.2f}x")

@@ -12,6 +12,8 @@ become positions; several different places in one post leave the choice to a rev
 
 from __future__ import annotations
 
+from typing import Final
+
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.geoparser_candidates import Draft, address_drafts, intersection_drafts, street_drafts
 from hiljade.pipeline.geoparser_lexicon import CORNER_WORDS
@@ -20,9 +22,9 @@ from hiljade.pipeline.geoparser_places import meeting_drafts, point_drafts
 from hiljade.pipeline.normalize import Token, tokenize
 from hiljade.records import Candidate
 
-RANK = {"address": 5, "intersection": 4, "landmark": 3, "square": 3, "street": 1}
-NEAR_M = 80.0  # another named place closer than this to the best candidate does not contradict it
-MAX_TEXT = 20_000  # characters of a text the geoparser reads
+RANK: Final = {"address": 5, "intersection": 4, "landmark": 3, "square": 3, "street": 1}
+NEAR_M: Final = 80.0  # another named place closer than this to the best candidate does not contradict it
+MAX_TEXT: Final = 20_000  # characters of a text the geoparser reads
 
 
 def parse(text: str, gazetteer: Gazetteer) -> list[Candidate]:
@@ -79,7 +81,7 @@ def _reach(gaz: Gazetteer, c: Draft) -> float:
 
 
 def _polygon(gaz: Gazetteer, eid: int) -> bool:
-    return gaz.entries[eid].geometry.geom_type.endswith("Polygon")
+    return gaz.entries[eid].geometry.geom_type.endswith("Polygon")  # type: ignore[union-attr]
 
 
 def judge(cands: list[Draft], mentions: list[Mention], tokens: list[Token], gaz: Gazetteer) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import attrgetter
-from typing import Any
+from typing import Any, Final
 
 from hiljade.pipeline.gazetteer import Gazetteer, NameGroup, Spelling
 from hiljade.pipeline.geoparser_lexicon import (
@@ -28,11 +27,10 @@ from hiljade.pipeline.normalize import Token, keys
 from hiljade.pipeline.numerals import housenumber_keys
 from hiljade.pipeline.scripts import fold
 
-MAX_CORNER_GAP = 6  # words between two street names that a corner word can still join
-_DIGIT = re.compile(r"\d")
-_NEXT_WORD = re.compile(r"\s*(\w*)")
-_FOLD = attrgetter("fold")
-_fold = lru_cache(maxsize=10_000)(fold)  # the word after a number, folded: "kamere", "metara"
+MAX_CORNER_GAP: Final = 6  # words between two street names that a corner word can still join
+_DIGIT: Final = re.compile(r"\d")
+_NEXT_WORD: Final = re.compile(r"\s*(\w*)")
+_fold: Final = lru_cache(maxsize=10_000)(fold)  # the word after a number, folded: "kamere", "metara"
 
 
 @dataclass(slots=True)
@@ -111,6 +109,7 @@ def address_drafts(
         if not hit or any(s <= hit.start(1) < e for s, e in claimed):
             continue  # "Boze Baucala 5. kozarske": the number starts the next name
         after = _NEXT_WORD.match(text[hit.end() : hit.end() + 20])
+        assert after is not None
         if not (hit.group(2) or hit.group(3)) and (
             _fold(after.group(1)) in COUNT_AFTER or text[hit.end() : hit.end() + 1] in ("-", ":", "%")
         ):
@@ -195,11 +194,11 @@ def intersection_drafts(
             if tokens[a.i].sentence != tokens[b.i].sentence or a.group is b.group:
                 continue
             pairs = [
-                (x, y, gaz.intersections.get(frozenset((x, y))))
+                (x, y, eid)
                 for x in a.kinds["street"]
                 for y in b.kinds["street"]
+                if (eid := gaz.intersections.get(frozenset((x, y)))) is not None
             ]
-            pairs = [p for p in pairs if p[2] is not None]
             cue = corner_cue(tokens, text, a, b)
             if not pairs or cue is None or (not cue and "weak" in (a.role, b.role)):
                 continue
@@ -237,7 +236,7 @@ def intersection_drafts(
 def corner_cue(tokens: list[Token], text: str, a: Mention, b: Mention) -> str | None:
     """The corner word joining two street names; "" when they only share a sentence; None when
     they are not joined (far apart, or a list: "u X i u Y")."""
-    gap = list(map(_FOLD, tokens[a.j : b.i]))
+    gap = [t.fold for t in tokens[a.j : b.i]]
     if not gap:
         gap_raw = text[tokens[a.j - 1].end : tokens[b.i].start].strip()
         if gap_raw in JOIN_MARKS:
@@ -245,7 +244,7 @@ def corner_cue(tokens: list[Token], text: str, a: Mention, b: Mention) -> str | 
     listed = "i" in gap and gap[gap.index("i") + 1 : gap.index("i") + 2] in (["u"], ["na"])
     if len(gap) > MAX_CORNER_GAP or listed:
         return None
-    around = [*map(_FOLD, tokens[max(0, a.i - 3) : a.i]), *gap, *map(_FOLD, tokens[b.j : b.j + 2])]
+    around = [t.fold for t in tokens[max(0, a.i - 3) : a.i]] + gap + [t.fold for t in tokens[b.j : b.j + 2]]
     if not CORNER_WORDS.isdisjoint(around):
         return next(w for w in around if w in CORNER_WORDS)
     if gap == ["i"] and tokens[a.j - 1].fold.endswith("oj") and tokens[b.j - 1].fold.endswith("oj"):

@@ -8,6 +8,7 @@ post is about another place, and the patterns of house numbers and counts after 
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from hiljade.pipeline.normalize import keys
 
@@ -17,31 +18,31 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-DIRECTION_WORDS = _words("ka k prema pravcu smeru smer pravac pravca smera")
-LOOK_WORDS = ("gled", "pogled", "okrenut", "usmeren", "uperen", "snima")
-NOISE_WORDS = _words(
+DIRECTION_WORDS: Final = _words("ka k prema pravcu smeru smer pravac pravca smera")
+LOOK_WORDS: Final = ("gled", "pogled", "okrenut", "usmeren", "uperen", "snima")
+NOISE_WORDS: Final = _words(
     "zivim zivi zivimo zive ziveo zivela stanujem stanuje stanujemo radim roden rodena dolazim "
     "odrastao odrasla"
 )
-TYPE_WORDS = frozenset(keys("bulevar trg skver plato kej obala venac sokak naselje autoput"))
-STREET_WORDS = _words("ulica ulici ulicu ulice ul")
-PLACE_WORDS = STREET_WORDS | {"u", "na", "kod", "iz", "duz", "niz", "uz"}
-CORNER_WORDS = _words(
+TYPE_WORDS: Final = frozenset(keys("bulevar trg skver plato kej obala venac sokak naselje autoput"))
+STREET_WORDS: Final = _words("ulica ulici ulicu ulice ul")
+PLACE_WORDS: Final = STREET_WORDS | {"u", "na", "kod", "iz", "duz", "niz", "uz"}
+CORNER_WORDS: Final = _words(
     "ugao uglu ugla cosak cosku coska raskrsnica raskrsnici raskrsnicu raskrsnice raskrsce "
     "raskrscu raskrsca presek preseku krizanje krizanju ukrstanje ukrstanju spoj spoju"
 )
-JOIN_WORDS = CORNER_WORDS | _words(
+JOIN_WORDS: Final = CORNER_WORDS | _words(
     "i kod x sa s skretanja skretanje skretanju za na ulice ulica ul od blizu pored kraj se ukrsta "
     "ukrstaju sece seku preseca spaja spajaju susrece sustice"
 )
-JOIN_MARKS = ("/", "-", "–", "—", "&", "+", "x", "×")
-MONTHS = frozenset(
+JOIN_MARKS: Final = ("/", "-", "–", "—", "&", "+", "x", "×")
+MONTHS: Final = frozenset(
     keys(m)[0]
     for m in _words(
         "januara februara marta aprila maja juna jula avgusta septembra oktobra novembra decembra"
     )
 )
-COMMON_WORDS = frozenset(  # street names that are also plain words
+COMMON_WORDS: Final = frozenset(  # street names that are also plain words
     keys(w)[0]
     for w in _words(
         "okretnica stanica pijaca skola crkva bolnica livada suma potok dol brdo kratka glavna mala stara "
@@ -51,7 +52,7 @@ COMMON_WORDS = frozenset(  # street names that are also plain words
         "izvor bara kej"
     )
 )
-OUTSIDE_PLACES = tuple(  # other towns: a post naming one is not about Belgrade
+OUTSIDE_PLACES: Final = tuple(  # other towns: a post naming one is not about Belgrade
     _words(
         "Novi_Sad Niš Kragujevac Subotica Zrenjanin Pančevo Čačak Kraljevo Novi_Pazar Smederevo Leskovac "
         "Užice Vranje Šabac Valjevo Kruševac Sombor Požarevac Pirot Zaječar Kikinda Sremska_Mitrovica "
@@ -63,15 +64,17 @@ OUTSIDE_PLACES = tuple(  # other towns: a post naming one is not about Belgrade
         "Sofija Solun Atina"
     )
 )
-OUTSIDE_NAMES = {keys(n.replace("_", " ")): n.replace("_", " ") for n in OUTSIDE_PLACES}
-OUTSIDE_FIRST = {k[0] for k in OUTSIDE_NAMES}
-NUMBER_AFTER = re.compile(  # "14", "br. 14", ", kod broja 14", "8a", "8/2", "22/IV", "6-8"
+OUTSIDE_NAMES: Final = {keys(n.replace("_", " ")): n.replace("_", " ") for n in OUTSIDE_PLACES}
+OUTSIDE_FIRST: Final = {k[0] for k in OUTSIDE_NAMES}
+NUMBER_AFTER: Final = re.compile(  # "14", "br. 14", ", kod broja 14", "8a", "8/2", "22/IV", "6-8"
     r"\s*(?:,?\s*(?:(?:kod|ispred|pored|iza|na|код|испред|поред|иза|на)\s+)?"
     r"(?:br|broj[a-z]*|бр|број[а-ш]*)\.?\s*)?"
     r"(\d{1,3})([a-zA-Zа-шА-Ш])?(?!\w)(?:\s*/\s*(\d{1,3}|[IVXivx]{1,4})\b|-(\d{1,3})\b)?"
 )
-NUMBER_ALONE = re.compile(r"(?i)(?<!\w)(?:broj[a-z]*|br\.?|бр\.?|број[а-ш]*)\s*(\d{1,3})([a-zа-ш])?(?!\w)")
-COUNT_AFTER = _words(  # "Dečanska 3 kamere", "200 metara", "2 dana": a count, not a house number
+NUMBER_ALONE: Final = re.compile(
+    r"(?i)(?<!\w)(?:broj[a-z]*|br\.?|бр\.?|број[а-ш]*)\s*(\d{1,3})([a-zа-ш])?(?!\w)"
+)
+COUNT_AFTER: Final = _words(  # "Dečanska 3 kamere", "200 metara", "2 dana": a count, not a house number
     "kamere komad komada metar metra metara m km min minuta sat sata sati dan dana nedelje nedelja meseca "
     "meseci godine godina put puta posto"
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
+from typing import Any, Final
 
 from hiljade.pipeline.fuzzy import damerau1
 from hiljade.pipeline.gazetteer import Gazetteer, NameGroup
@@ -31,13 +31,9 @@ from hiljade.pipeline.geoparser_lexicon import (
 from hiljade.pipeline.morphology import agrees, feminine_adjective
 from hiljade.pipeline.normalize import Token
 
-_CYRILLIC = re.compile("[\u0400-\u04ff]")
-_KEY = attrgetter("key")
-_FOLD = attrgetter("fold")
-_TEXT = attrgetter("text")
-_UPPER = attrgetter("upper")
-_VAGUE_KINDS = frozenset(("area", "known"))  # a name of only these is no position
-_STREET_KINDS = frozenset(("street", "square"))
+_CYRILLIC: Final = re.compile("[\u0400-\u04ff]")
+_VAGUE_KINDS: Final = frozenset(("area", "known"))  # a name of only these is no position
+_STREET_KINDS: Final = frozenset(("street", "square"))
 
 
 def _longest_first(f: tuple[int, int, int, NameGroup | None, str]) -> tuple[int, int, int]:
@@ -50,7 +46,7 @@ class Mention:
 
     i: int
     j: int
-    group: NameGroup | None
+    group: Any  # the NameGroup; None for a town outside the area (``outside``)
     outside: str = ""
     typo: bool = False
     role: str = "place"  # place, weak (needs a corner or a number), direction, noise, blocked, area, outside
@@ -93,7 +89,7 @@ def exact_names(
     tokens' keys, when already at hand."""
     groups = gaz.groups
     out = []
-    for i, g in gaz.spotter.spot(map(_KEY, tokens) if keys is None else keys):
+    for i, g in gaz.spotter.spot([t.key for t in tokens] if keys is None else keys):
         group = groups[g]
         for k in group.agreeing:
             if not agrees(group.folds[k], tokens[i + k].fold):
@@ -115,7 +111,7 @@ def exact_names_by_lookup(tokens: Sequence[Token], gaz: Gazetteer) -> list[tuple
 
 
 def find_mentions(tokens: list[Token], gaz: Gazetteer) -> list[Mention]:
-    keys = list(map(_KEY, tokens))
+    keys = [t.key for t in tokens]
     # (words, typos, first token, name, town outside): longest first, then exact, then earliest
     found: list[tuple[int, int, int, NameGroup | None, str]] = [
         (len(group.keys), 0, i, group, "") for i, group in exact_names(tokens, gaz, keys)
@@ -137,7 +133,7 @@ def find_mentions(tokens: list[Token], gaz: Gazetteer) -> list[Mention]:
     # one wrong letter, only where nothing matched as written: words no name has, one edit from one
     nears = gaz.near_keys(keys)
     if any(nears):
-        covered = set()
+        covered: set[int] = set()
         for n, _, i, _, _ in found:
             covered.update(range(i, i + n))
         for i, key in enumerate(keys):
@@ -153,19 +149,20 @@ def find_mentions(tokens: list[Token], gaz: Gazetteer) -> list[Mention]:
         found.sort(key=_longest_first)
     taken: set[int] = set()
     chosen = []
-    for n, typo, i, group, name in found:
+    for n, typo, i, grp, name in found:
         if not several or not taken.intersection(range(i, i + n)):
             if several:
                 taken.update(range(i, i + n))
+            folded: tuple[str, ...]
             if n == 1:
                 tok = tokens[i]
                 written, folded = tok.text, (tok.fold,)
             else:
                 words = tokens[i : i + n]
-                written, folded = "".join(map(_TEXT, words)), tuple(map(_FOLD, words))
-            kinds = group.kinds if group is not None else {}
+                written, folded = "".join([t.text for t in words]), tuple([t.fold for t in words])
+            kinds = grp.kinds if grp is not None else {}
             cyrillic = _CYRILLIC.search(written) is not None
-            chosen.append(Mention(i, i + n, group, name, bool(typo), "place", [], kinds, folded, cyrillic))
+            chosen.append(Mention(i, i + n, grp, name, bool(typo), "place", [], kinds, folded, cyrillic))
     if len(chosen) > 1:
         chosen.sort(key=lambda m: m.i)
     return chosen
@@ -173,11 +170,12 @@ def find_mentions(tokens: list[Token], gaz: Gazetteer) -> list[Mention]:
 
 def assign_roles(mentions: list[Mention], tokens: list[Token], text: str, gaz: Gazetteer) -> None:
     """What each name is doing in the post: a place, or a direction, noise, a vague area ..."""
-    lowercase_post = not any(map(_UPPER, tokens))
+    lowercase_post = not any([t.upper for t in tokens])
     n_tokens = len(tokens)
     for m in mentions:
-        before = list(map(_FOLD, tokens[max(0, m.i - 3) : m.i]))
-        first, kinds, k = tokens[m.i], m.kinds, m.group.keys if m.group else ()
+        before = [t.fold for t in tokens[max(0, m.i - 3) : m.i]]
+        first, kinds = tokens[m.i], m.kinds
+        k: tuple[str, ...] = m.group.keys if m.group else ()
         looks_named = first.upper or lowercase_post
         one_word = len(k) == 1
         street_word = bool(before) and before[-1] in STREET_WORDS

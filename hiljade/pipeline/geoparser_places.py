@@ -9,6 +9,8 @@ name needs support from the rest of the post. A street named with a square or a 
 
 from __future__ import annotations
 
+from typing import Final
+
 from shapely.geometry import Point
 
 from hiljade.pipeline.gazetteer import Entry, Gazetteer
@@ -16,12 +18,12 @@ from hiljade.pipeline.geoparser_candidates import Draft, corner_cue, evidence_of
 from hiljade.pipeline.geoparser_mentions import Mention
 from hiljade.pipeline.normalize import Token, keys
 
-LARGE_M = 150.0  # a square or landmark reaching further than this is no position without review
-POINT_M = 25.0  # a landmark reaching no further than this is a spot: its own point beats a meeting
-MEET_M = 15.0  # a street meets a square or a large landmark when it comes this close to its outline
-_PLACE_KINDS = frozenset(("square", "landmark"))  # what a street named with a place may meet
-UNKNOWN_SIZE_M = 100.0  # the precision of a place that is an area by nature but mapped as a point
-AREA_LIKE = {  # tags of places that are areas by nature: mapped as a point, their size is unknown
+LARGE_M: Final = 150.0  # a square or landmark reaching further than this is no position without review
+POINT_M: Final = 25.0  # a landmark reaching no further than this is a spot: its own point beats a meeting
+MEET_M: Final = 15.0  # a street meets a square or a large landmark when it comes this close to its outline
+_PLACE_KINDS: Final = frozenset(("square", "landmark"))  # what a street named with a place may meet
+UNKNOWN_SIZE_M: Final = 100.0  # the precision of a place that is an area by nature but mapped as a point
+AREA_LIKE: Final = {  # tags of places that are areas by nature: mapped as a point, their size is unknown
     "leisure": {"park", "garden", "stadium", "sports_centre", "pitch", "nature_reserve", "marina"},
     "amenity": {"university", "college", "hospital", "marketplace", "parking", "bus_station", "grave_yard"},
     "railway": {"station"},
@@ -129,8 +131,9 @@ def meeting_drafts(
                 name = f"{gaz.entries[s].name} / {gaz.entries[q].name}"
                 ev = {"entry": name, "kind": "meeting", "cue": cue, "streets": [ev_a, ev_b], "doubts": doubts}
                 precision, source = max(30.0, along / 2), f"intersection:{name}"
+                assert pt is not None
                 out.append(
-                    Draft("intersection", *pt, precision, span_of(tokens, a, b), source, [q], ev)
+                    Draft("intersection", pt[0], pt[1], precision, span_of(tokens, a, b), source, [q], ev)
                 )
             used.update((id(a), id(b)))
             break

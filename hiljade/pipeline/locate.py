@@ -17,6 +17,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from hiljade.pipeline.gazetteer import Gazetteer
 from hiljade.pipeline.geometry import valid_position
@@ -26,8 +27,8 @@ from hiljade.pipeline.normalize import Token, tokenize
 from hiljade.pipeline.textgeo import find_coordinates
 from hiljade.records import Candidate
 
-OUTCOMES = ("located", "pending_review", "nothing", "outside_area")
-_CUE_WORDS = STREET_WORDS | TYPE_WORDS | CORNER_WORDS  # a word after one of these may be a place name
+OUTCOMES: Final = ("located", "pending_review", "nothing", "outside_area")
+_CUE_WORDS: Final = STREET_WORDS | TYPE_WORDS | CORNER_WORDS  # a word after one of these may be a place name
 
 
 @dataclass(frozen=True)

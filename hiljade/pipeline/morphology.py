@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from hiljade.pipeline.numerals import ordinal_value
 
 # case endings, longest first; the stem keeps at least _MIN_STEM letters
-_ENDINGS = (
+_ENDINGS: Final = (
     "ama",
     "ima",
     "oga",
@@ -30,8 +32,8 @@ _ENDINGS = (
     "o",
     "u",
 )
-_MIN_STEM = 3
-_EXPANSIONS = {"sv": "sveti", "bul": "bulevar", "blvd": "bulevar", "tc": "tc"}
+_MIN_STEM: Final = 3
+_EXPANSIONS: Final = {"sv": "sveti", "bul": "bulevar", "blvd": "bulevar", "tc": "tc"}
 
 
 def stem(word: str) -> str:
@@ -71,8 +73,8 @@ def fleeting_a(key: str) -> str | None:
     return body + last if body[-1] not in "aeiou" else None
 
 
-_FEMININE_ADJECTIVE = ("ska", "cka", "ova", "eva", "ina")
-_NOT_FEMININE = ("og", "oga", "omu", "ome", "i", "o")
+_FEMININE_ADJECTIVE: Final = ("ska", "cka", "ova", "eva", "ina")
+_NOT_FEMININE: Final = ("og", "oga", "omu", "ome", "i", "o")
 
 
 def feminine_adjective(word: str) -> bool:

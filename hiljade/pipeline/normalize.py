@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from hiljade.pipeline.morphology import stem
 from hiljade.pipeline.numerals import ROMAN, TENS, roman_value
 from hiljade.pipeline.scripts import fold
 
-_SCAN_RE = re.compile(r"(\d+|[^\W\d_]+)|[!?;\n]|\.(?=\s+[^\W\d_])")  # a word, or where a sentence may end
-_SPLIT_RE = re.compile(r"(\d+|[^\W\d_]+)")  # the words of _SCAN_RE, with what lies between them
-_RUN_RE = re.compile(r"(\w+)")  # runs of word characters: mostly one word each, and quicker to find
-_WORD_RE = re.compile(r"\d+|[^\W\d_]+")  # one word of _SPLIT_RE
-_GAP_CACHE = 10_000  # gaps between words whose sentence ends are kept
-_SKIP_RE = re.compile(r"(?:https?://|www\.)\S+|[@#][\w.]+|\b\w+@\w[\w.]*")
-_SKIP_NO_AT_RE = re.compile(r"(?:https?://|www\.)\S+|#[\w.]+")  # the same matches in a text without "@"
-_WORD_CACHE = 200_000  # words whose folded form and key are kept
+# a word, or where a sentence may end
+_SCAN_RE: Final = re.compile(r"(\d+|[^\W\d_]+)|[!?;\n]|\.(?=\s+[^\W\d_])")
+_SPLIT_RE: Final = re.compile(r"(\d+|[^\W\d_]+)")  # the words of _SCAN_RE, with what lies between them
+_RUN_RE: Final = re.compile(r"(\w+)")  # runs of word characters: mostly one word each, and quicker to find
+_WORD_RE: Final = re.compile(r"\d+|[^\W\d_]+")  # one word of _SPLIT_RE
+_GAP_CACHE: Final = 10_000  # gaps between words whose sentence ends are kept
+_SKIP_RE: Final = re.compile(r"(?:https?://|www\.)\S+|[@#][\w.]+|\b\w+@\w[\w.]*")
+_SKIP_NO_AT_RE: Final = re.compile(r"(?:https?://|www\.)\S+|#[\w.]+")  # those of a text without "@"
+_WORD_CACHE: Final = 200_000  # words whose folded form and key are kept
 
 
 def _words(text: str) -> frozenset[str]:
@@ -31,7 +32,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-ABBREVIATIONS = _words("ul br bul sv dr gen kralj str tc st nar")
+ABBREVIATIONS: Final = _words("ul br bul sv dr gen kralj str tc st nar")
 
 
 class Token(NamedTuple):
@@ -53,7 +54,7 @@ class Token(NamedTuple):
         return int(self.fold) if self.fold.isdigit() else None
 
 
-_new_token = tuple.__new__  # Token(...) without the keyword handling: tokenize makes many
+_new_token: Final = tuple.__new__  # Token(...) without the keyword handling: tokenize makes many
 
 
 class _Word(NamedTuple):
@@ -67,7 +68,7 @@ class _Word(NamedTuple):
     tens: bool  # "dvadeset" of "dvadeset prvog"
 
 
-_word_info: dict[str, _Word] = {}  # up to _WORD_CACHE words, then it starts over
+_word_info: Final[dict[str, _Word]] = {}  # up to _WORD_CACHE words, then it starts over
 
 
 def _word(word: str) -> _Word:
@@ -100,7 +101,7 @@ def _skipped_spans(text: str) -> list[tuple[int, int]]:
     return []
 
 
-_gap_info: dict[str, tuple[int, bool]] = {" ": (0, False), "": (0, False)}
+_gap_info: Final[dict[str, tuple[int, bool]]] = {" ": (0, False), "": (0, False)}
 
 
 def _gap(gap: str) -> tuple[int, bool]:
@@ -125,6 +126,7 @@ def tokenize(text: str, *, skip_links: bool = True) -> list[Token]:
     raw = _tokens(text, _RUN_RE.split(text), skipped)
     if raw is None:
         raw = _tokens(text, _SPLIT_RE.split(text), skipped)
+    assert raw is not None
     return raw
 
 
@@ -133,24 +135,23 @@ def _tokens(text: str, parts: list[str], skipped: list[tuple[int, int]]) -> list
     taken for a word is more than one."""
     n_skipped, s = len(skipped), 0
     raw: list[Token] = []
-    append, known, new, gaps = raw.append, _word_info.get, _new_token, _gap_info.get
     sentence, first = 0, True
     breaks = dots = 0  # possible sentence ends since the last word kept, and how many of them are "."
     keeps = False  # the last word kept: a "." after it ends no sentence ("17. oktobra", "ul. X")
     tens = False
     size = len(text)
-    pairs = iter(parts)
     end = 0
-    for gap, word in zip(pairs, pairs, strict=False):  # the last gap has no word after it
+    for k in range(1, len(parts), 2):  # gap, word, gap, word, ..., gap: the last gap has no word after it
+        gap, word = parts[k - 1], parts[k]
         start = end + len(gap)
         end = start + len(word)
         if gap != " ":
-            more, dot = gaps(gap) or _gap(gap)
+            more, dot = _gap_info.get(gap) or _gap(gap)
             breaks += more
             if dot and not word[0].isdecimal():  # re's \d is a decimal digit
                 breaks += 1
                 dots += 1
-        info = known(word)
+        info = _word_info.get(word)
         if info is None:
             if _WORD_RE.fullmatch(word) is None:
                 return None  # several words in one run
@@ -169,9 +170,9 @@ def _tokens(text: str, parts: list[str], skipped: list[tuple[int, int]]) -> list
             breaks = dots = 0
         folded, key, key_dot, upper, keeps, ten = info
         if end < size and text[end] == ".":
-            append(new(Token, (word, start, end, folded, key_dot, sentence, True, upper, first)))
+            raw.append(_new_token(Token, (word, start, end, folded, key_dot, sentence, True, upper, first)))
         else:
-            append(new(Token, (word, start, end, folded, key, sentence, False, upper, first)))
+            raw.append(_new_token(Token, (word, start, end, folded, key, sentence, False, upper, first)))
         first = False
         if ten:
             tens = True
@@ -220,10 +221,10 @@ def keys(text: str) -> tuple[str, ...]:
     return tuple(t.key for t in tokenize(text, skip_links=False))
 
 
-LEAD_WORDS = _words("the tc zgrad palat sc kc")  # "TC Staklenac", "Zgrada Hempro", "Palata Albanija"
-TITLE_WORDS = _words("dr prof ing mr")  # "Plato dr Zorana Đinđića"
-CITY_WORDS = _words("beograd belgrad belgrade")  # "Dom omladine Beograda"
-KIND_SYNONYMS = (  # the words a kind of place goes by: "OŠ Vladimir Rolović", "crkva" for a "hram"
+LEAD_WORDS: Final = _words("the tc zgrad palat sc kc")  # "TC Staklenac", "Zgrada Hempro", "Palata Albanija"
+TITLE_WORDS: Final = _words("dr prof ing mr")  # "Plato dr Zorana Đinđića"
+CITY_WORDS: Final = _words("beograd belgrad belgrade")  # "Dom omladine Beograda"
+KIND_SYNONYMS: Final = (  # the words a kind of place goes by: "OŠ Vladimir Rolović", "crkva" for a "hram"
     ("Основна школа", "ОШ"),
     ("Храм", "Црква"),
     ("Тржни центар", "ТЦ"),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Final
 
 from hiljade.pipeline.scripts import fold
 
-ORDINAL_STEMS = {
+ORDINAL_STEMS: Final = {
     "prv": 1,
     "drug": 2,
     "trec": 3,
@@ -40,8 +41,8 @@ ORDINAL_STEMS = {
     "hiljadit": 1000,
 }
 # the tens of compound ordinals (``dvadeset prvog`` -> 21)
-TENS = {stem: value for stem, value in ORDINAL_STEMS.items() if 20 <= value <= 90}
-_ORDINAL_ENDINGS = (
+TENS: Final = {stem: value for stem, value in ORDINAL_STEMS.items() if 20 <= value <= 90}
+_ORDINAL_ENDINGS: Final = (
     "oga",
     "omu",
     "ome",
@@ -74,8 +75,8 @@ def ordinal_value(word: str) -> int | None:
 
 
 # an uppercase Roman numeral below 100
-ROMAN = re.compile(r"(?=[IVXLC])(X{0,3}|XL|L?X{0,3}|XC)(IX|IV|V?I{0,3})")
-_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+ROMAN: Final = re.compile(r"(?=[IVXLC])(X{0,3}|XL|L?X{0,3}|XC)(IX|IV|V?I{0,3})")
+_ROMAN_VALUES: Final = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 
 def roman_value(numeral: str) -> int:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Final
 
-_CYR_LAT = {
+_CYR_LAT: Final = {
     "а": "a",
     "б": "b",
     "в": "v",
@@ -42,8 +43,8 @@ _CYR_LAT = {
     "ш": "š",
 }
 _CYR_LAT.update({k.upper(): v[0].upper() + v[1:] for k, v in list(_CYR_LAT.items())})
-_TO_LATIN = str.maketrans(_CYR_LAT)
-_LAT_DIGRAPHS = {
+_TO_LATIN: Final = str.maketrans(_CYR_LAT)
+_LAT_DIGRAPHS: Final = {
     "lj": "љ",
     "nj": "њ",
     "dž": "џ",
@@ -54,9 +55,9 @@ _LAT_DIGRAPHS = {
     "Dž": "Џ",
     "DŽ": "Џ",
 }
-_LAT_CYR = {v: k for k, v in _CYR_LAT.items() if len(v) == 1}
-_DIGRAPH_RE = re.compile("|".join(sorted(_LAT_DIGRAPHS, key=len, reverse=True)))
-_FOLD = str.maketrans({"č": "c", "ć": "c", "š": "s", "ž": "z", "đ": "d"})
+_LAT_CYR: Final = {v: k for k, v in _CYR_LAT.items() if len(v) == 1}
+_DIGRAPH_RE: Final = re.compile("|".join(sorted(_LAT_DIGRAPHS, key=len, reverse=True)))
+_FOLD: Final = str.maketrans({"č": "c", "ć": "c", "š": "s", "ž": "z", "đ": "d"})
 
 
 def to_latin(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import shapely
@@ -18,28 +18,28 @@ from openlocationcode import openlocationcode as olc
 from hiljade.pipeline.geometry import NOMINAL_M_PER_DEG, cell_diagonal_m, valid_position
 from hiljade.records import Candidate
 
-MIN_PRECISION_M = 10.0  # a point typed or clicked by a person is no better than this
-AUTO_MAX_PRECISION_M = 100.0  # coarser candidates are left for review
-VIEW_PIXELS = 20  # how far (screen pixels) a map centre may sit from what the poster meant
+MIN_PRECISION_M: Final = 10.0  # a point typed or clicked by a person is no better than this
+AUTO_MAX_PRECISION_M: Final = 100.0  # coarser candidates are left for review
+VIEW_PIXELS: Final = 20  # how far (screen pixels) a map centre may sit from what the poster meant
 
-_URL = re.compile(
+_URL: Final = re.compile(
     r"(?:https?://|(?<![\w.@/-])(?=(?:www\.)?(?:maps\.google\.|google\.[a-z.]{2,6}/maps|openstreetmap\.org"
     r"|osm\.org|maps\.apple\.com)))[^\s<>\"\[\]{}|\\^`]+",
     re.I,
 )
-_NUMBER = re.compile(r"[-+−]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")  # a number _float reads
-_DEC_PAIR = re.compile(r"(?:loc:)?\s*([-−]?\d{1,3}\.\d+)\s*,\s*([-−]?\d{1,3}\.\d+)")
-_GEO_URI = re.compile(
+_NUMBER: Final = re.compile(r"[-+−]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")  # a number _float reads
+_DEC_PAIR: Final = re.compile(r"(?:loc:)?\s*([-−]?\d{1,3}\.\d+)\s*,\s*([-−]?\d{1,3}\.\d+)")
+_GEO_URI: Final = re.compile(
     r"(?<![\w/])geo:\s?([-−]?\d{1,3}(?:\.\d+)?),\s?([-−]?\d{1,3}(?:\.\d+)?)(?:,[-−]?\d+(?:\.\d+)?)?"
     r"((?:;[a-z0-9-]+=[^;\s?#]*)*)(?:\?q=([^\s#]+))?",
     re.I,
 )
-_OLC = "23456789CFGHJMPQRVWX"
-_PLUS_CODE = re.compile(rf"(?<![\w#+@])([{_OLC}]{{4,8}}0*\+[{_OLC}]{{0,3}})(?![\w+])", re.I)
+_OLC: Final = "23456789CFGHJMPQRVWX"
+_PLUS_CODE: Final = re.compile(rf"(?<![\w#+@])([{_OLC}]{{4,8}}0*\+[{_OLC}]{{0,3}})(?![\w+])", re.I)
 
-_HEMI = "NSEWJIZСЈИЗ"  # English letters, Serbian Latin (S=sever, J=jug, I=istok, Z=zapad) and Cyrillic
-_SERBIAN_HEMI = set("JIZСЈИЗ")
-_LAT_HEMI = set("NSJСЈ")
+_HEMI: Final = "NSEWJIZСЈИЗ"  # English letters, Serbian Latin (S=sever, J=jug, I=istok, Z=zapad) and Cyrillic
+_SERBIAN_HEMI: Final = set("JIZСЈИЗ")
+_LAT_HEMI: Final = set("NSJСЈ")
 
 
 def _atom(i: int) -> str:
@@ -51,11 +51,11 @@ def _atom(i: int) -> str:
     )
 
 
-_TEXT_PAIR = re.compile(
+_TEXT_PAIR: Final = re.compile(
     rf"(?<![\w.,#@=/:+\-−°'′\"″]){_atom(1)}(?P<sep>\s*[,;/]\s*|\s+){_atom(2)}(?![\w°′″'\"]|[.,]\d)"
 )
-_DECIMAL = re.compile(r"[.,](?<=\d[.,])\d")  # typed coordinates have decimals (\d[.,]\d), or a degree sign
-_LABEL = re.compile(
+_DECIMAL: Final = re.compile(r"[.,](?<=\d[.,])\d")  # typed coordinates: decimals, or a degree sign
+_LABEL: Final = re.compile(
     r"koordinat|координат|gps|lokacij|локациј|pozicij|позициј|coord|location|\blat\b|📍", re.I
 )
 

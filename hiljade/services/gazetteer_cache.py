@@ -4,10 +4,11 @@ again on every start.
 One file per gazetteer content and code: named by the build's content fingerprint
 (``gazetteer_builds.fingerprint``, a hash of its rows), the database dialect (the rows come back from
 SQLite and PostgreSQL as equal values, not always as equal objects) and ``code_key``: a hash of the
-source of ``hiljade/pipeline`` (which shapes the index), this module's format and the versions of
-Python, shapely and pyahocorasick (the index holds their objects). A new build has a new
-fingerprint, a code change a new key: either means a new file, never a stale index. The newest
-``KEEP`` files are kept, older ones removed.
+source of ``hiljade/pipeline`` (which shapes the index), this module's format, the versions of
+Python, shapely and pyahocorasick (the index holds their objects) and whether the locating modules
+run compiled (``hiljade.compiled``). A new build has a new fingerprint, a code change a new key:
+either means a new file, never a stale index. The newest ``KEEP`` files are kept, older ones
+removed.
 
 The folder is ``$HILJADE_CACHE_DIR``, else ``$XDG_CACHE_HOME/hiljade``, else ``~/.cache/hiljade``;
 created 0700, each file 0600, written whole or not at all (a temporary file, then ``os.replace``).
@@ -39,6 +40,7 @@ from typing import Any, BinaryIO
 import shapely
 
 import hiljade.pipeline
+from hiljade import compiled
 from hiljade.pipeline.gazetteer import Gazetteer
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,10 @@ def cache_dir() -> Path:
 @functools.cache
 def code_key() -> str:
     """A hash of what shapes a cached index besides its rows: the pipeline's source, this format,
-    the Python, shapely and pyahocorasick versions."""
+    the Python, shapely and pyahocorasick versions, compiled or not."""
     automaton = importlib.metadata.version("pyahocorasick")  # the module itself says no version
-    versions = f"{sys.implementation.cache_tag}|{shapely.__version__}|{automaton}"
+    build = "compiled" if compiled.BUILD == "compiled" else "sources"  # the same names, other classes
+    versions = f"{sys.implementation.cache_tag}|{shapely.__version__}|{automaton}|{build}"
     digest = hashlib.sha256(f"{FORMAT}|{versions}".encode())
     for package in hiljade.pipeline.__path__:
         for path in sorted(Path(package).glob("*.py")):
