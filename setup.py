@@ -14,11 +14,12 @@ HERE = Path(__file__).resolve().parent
 PIPELINE = HERE / "hiljade" / "pipeline"
 
 
-def prune(keep: str | None) -> None:
+def prune(prefix: str, keep: str | None) -> None:
     """Remove what earlier builds compiled into the source folder (an editable install builds there):
-    every compiled file when nothing is to be compiled, else the groups of other sources."""
+    every compiled file when nothing is to be compiled (``keep`` None), else the groups (files named
+    ``prefix...``) of other sources than ``keep``."""
     for path in [*PIPELINE.glob("*.so"), *PIPELINE.glob("*.pyd")]:
-        if keep is None or (path.name.startswith("locating_") and not path.name.startswith(keep + "__")):
+        if keep is None or (path.name.startswith(prefix) and not path.name.startswith(keep + "__")):
             path.unlink()
 
 
@@ -26,13 +27,14 @@ def compiled_modules() -> list:
     spec = importlib.util.spec_from_file_location("hiljade_compiled", HERE / "hiljade" / "compiled.py")
     compiled = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(compiled)
+    prefix = compiled.GROUP_PREFIX.rpartition(".")[2]  # a group's files, named in the package
     if compiled.pure_wanted():
-        prune(None)
+        prune(prefix, None)
         return []
     from mypyc.build import mypycify
 
     group = compiled.group_name(compiled.digest(PIPELINE))
-    prune(group.rpartition(".")[2])
+    prune(prefix, group.rpartition(".")[2])
     return mypycify(
         ["--ignore-missing-imports", "--follow-imports=silent"]
         + [str(p.relative_to(HERE)) for p in compiled.sources(PIPELINE)],

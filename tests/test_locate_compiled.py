@@ -21,33 +21,24 @@ import pytest
 from hiljade import compiled
 from hiljade.pipeline import normalize
 from hiljade.pipeline.gazetteer import Gazetteer
-from hiljade.pipeline.locate import Located, locate
+from hiljade.pipeline.locate import locate
 from hiljade.pipeline.scripts import to_cyrillic
 from tests.support.gazetteer import belgrade_gazetteer, town_gazetteer
+from tests.support.located import said
 from tests.support.paths import REPO, SHARED_DATA, SHARED_EVAL, SKIP_NO_SHARED
 
 NOT_COMPILED = f"the locating modules run as {compiled.BUILD}: there is no compiled build to compare"
 
 # run by the Python sources, in a process of its own: (gazetteer, texts) on stdin, answers on stdout
 BY_SOURCES = """
-import json, pickle, sys
+import pickle, sys
 from hiljade import compiled
-assert compiled.BUILD.startswith("sources"), compiled.BUILD
 from hiljade.pipeline.locate import locate
+from tests.support.located import said
+assert compiled.BUILD.startswith("sources"), compiled.BUILD
 gaz, texts = pickle.loads(sys.stdin.buffer.read())
-out = []
-for text in texts:
-    res = locate(text, gaz)
-    cands = [(repr(c), json.dumps(c.evidence, ensure_ascii=False)) for c in res.candidates]
-    out.append((repr(res.chosen), cands, res.outcome, res.reason))
-sys.stdout.buffer.write(pickle.dumps(out))
+sys.stdout.buffer.write(pickle.dumps([said(locate(text, gaz)) for text in texts]))
 """
-
-
-def _located(res: Located) -> tuple[Any, ...]:
-    """Everything ``locate`` says, evidence included (as BY_SOURCES has it)."""
-    cands = [(repr(c), json.dumps(c.evidence, ensure_ascii=False)) for c in res.candidates]
-    return repr(res.chosen), cands, res.outcome, res.reason
 
 
 def by_sources(gaz: Gazetteer, texts: list[str]) -> list[tuple[Any, ...]]:
@@ -119,7 +110,7 @@ def test_the_compiled_build_locates_a_small_town_as_the_sources_do(
     texts = variants(
         ["Kamera na uglu Dečanske i Makedonske", "Дечанска 8а", "Trg republike"], _names(town), 400
     )
-    ours = [_located(locate(text, town)) for text in texts]
+    ours = [said(locate(text, town)) for text in texts]
     assert ours == by_sources(town, texts)
     assert sum(res[2] == "located" for res in ours) > 100
 
@@ -132,7 +123,7 @@ def test_the_compiled_build_locates_the_dev_texts_as_the_sources_do() -> None:
     gaz, _ = belgrade_gazetteer(SHARED_DATA)
     dev = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line]
     texts = variants(dev, _names(gaz), 3000)
-    ours = [_located(locate(text, gaz)) for text in texts]
+    ours = [said(locate(text, gaz)) for text in texts]
     assert ours == by_sources(gaz, texts)
     assert sum(res[2] == "located" for res in ours) > len(texts) / 10  # not a comparison of nothing
     assert sum(bool(res[1]) for res in ours) > len(texts) / 5

@@ -35,13 +35,14 @@ from hiljade.pipeline.geoparser_mentions import (
     find_mentions,
 )
 from hiljade.pipeline.local_names import add_local_names
-from hiljade.pipeline.locate import Located, locate
+from hiljade.pipeline.locate import locate
 from hiljade.pipeline.morphology import agrees, stem
 from hiljade.pipeline.normalize import ABBREVIATIONS, Token, tokenize
 from hiljade.pipeline.numerals import ROMAN, TENS, roman_value
 from hiljade.pipeline.scripts import fold, to_cyrillic
 from hiljade.pipeline.textgeo import find_coordinates
 from tests.support.gazetteer import town_gazetteer
+from tests.support.located import said
 from tests.support.paths import SHARED_DATA, SHARED_EVAL, SKIP_NO_SHARED
 
 DATA_SUFFIXES = (".geojson", ".osm", ".osm.pbf", ".pbf", ".csv", ".txt")  # as bench/geoparse_eval.py
@@ -194,12 +195,6 @@ def _mentions(mentions: list[Mention]) -> list[tuple[Any, ...]]:
     ]
 
 
-def _located(res: Located) -> tuple[Any, ...]:
-    """Everything ``locate`` says, evidence included."""
-    cands = [(repr(c), json.dumps(c.evidence, ensure_ascii=False)) for c in res.candidates]
-    return repr(res.chosen), cands, res.outcome, res.reason
-
-
 def assert_same_spotting(text: str, gaz: Gazetteer) -> int:
     """The fast paths agree with the references on ``text``; how many names were found in it."""
     tokens = tokenize(text)
@@ -225,8 +220,8 @@ def test_the_dev_texts_spot_the_same_names(belgrade: Gazetteer, dev_texts: list[
 def test_a_pickled_gazetteer_locates_the_dev_texts_alike(belgrade: Gazetteer, dev_texts: list[str]) -> None:
     again = pickle.loads(pickle.dumps(belgrade))
     assert again.spotter.codes == belgrade.spotter.codes
-    before = [_located(locate(text, belgrade)) for text in dev_texts]
-    assert before == [_located(locate(text, again)) for text in dev_texts]
+    before = [said(locate(text, belgrade)) for text in dev_texts]
+    assert before == [said(locate(text, again)) for text in dev_texts]
     assert sum(res[2] == "located" for res in before) > len(dev_texts) / 2
 
 
@@ -234,7 +229,7 @@ def test_a_pickled_small_gazetteer_locates_alike(tmp_path_factory: pytest.TempPa
     town = town_gazetteer(str(tmp_path_factory.getbasetemp() / "town"))
     again = pickle.loads(pickle.dumps(town))
     for text in ("Kamera na uglu Dečanske i Makedonske", "Дечанска 8а", "Trg republike", "Gočka 5"):
-        assert _located(locate(text, again)) == _located(locate(text, town))
+        assert said(locate(text, again)) == said(locate(text, town))
     assert shapely.is_prepared(again.area)
 
 
